@@ -1,0 +1,67 @@
+"""``python -m certifi_native``: print where() (as certifi does), or the bundle, or a report."""
+
+import argparse
+import json
+import sys
+from typing import Any, Dict, List, NoReturn, Optional
+
+from . import contents, info, where
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One clear line instead of argparse's usage block.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="certifi-native",
+        description="With no command, print the path of the CA bundle, like `python -m certifi`.",
+    )
+    parser.add_argument(
+        "-c", "--contents", action="store_true", help="print the bundle's contents instead of its path"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    info_cmd = commands.add_parser("info", help="explain what the bundle holds and why")
+    info_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def _summary(report: Dict[str, Any]) -> str:
+    cache = report["cache"]
+    lines: List[str] = [
+        f"certifi-native {report['version']} (Mozilla set: webpki-root-certs {report['mozilla_set_version']})",
+        f"bundle:  {cache['path']}",
+        f"roots:   {report['roots']} (mode {report['mode']}"
+        + (", the OS store was empty: Mozilla fallback" if report["mozilla_fallback"] else "")
+        + ")",
+    ]
+    for source in report["sources"]:
+        lines.append(
+            f"source:  {source['label']}: {source['loaded']} loaded, {source['kept']} kept, "
+            f"{source['dropped']} dropped, {source['errors']} errors"
+        )
+    lines.extend(f"dropped: [{d['source']}] {d['reason']}: {d['subject'] or d['sha256']}" for d in report["dropped"])
+    lines.extend(f"error:   [{e['source']}] {e['reason']}" for e in report["errors"])
+    lines.extend(f"note:    {note}" for note in report["notes"])
+    if cache["degraded"]:
+        lines.append(f"DEGRADED: {cache['degraded_reason']}")
+    lines.extend(f"refused: {why}" for why in cache["refused"])
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "info":
+        report = info()
+        print(json.dumps(report, indent=2, sort_keys=True) if args.json else _summary(report))
+    elif args.contents:
+        sys.stdout.write(contents())
+    else:
+        print(where())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+//! Gathering candidate roots from each source. Nothing is filtered here; every
+//! problem met while reading is kept as data beside the results.
+//!
+//! The platform seams (which files to watch for changes) are one file each,
+//! like rustls-native-certs, which does the actual reading of the OS store.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::pem;
+use crate::settings::Settings;
+
+#[cfg(all(unix, not(target_os = "macos")))]
+#[path = "unix.rs"]
+mod platform;
+
+#[cfg(target_os = "macos")]
+#[path = "macos.rs"]
+mod platform;
+
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod platform;
+
+#[cfg(not(any(unix, windows)))]
+mod platform {
+    pub fn watched_paths() -> Option<Vec<std::path::PathBuf>> {
+        None
+    }
+}
+
+/// Where a certificate came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    System,
+    Mozilla,
+    Extra(PathBuf),
+}
+
+impl Source {
+    /// The short name used in `info()` and in the bundle's comments.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Source::System => "system",
+            Source::Mozilla => "mozilla",
+            Source::Extra(_) => "extra",
+        }
+    }
+
+    /// The name plus the file, where there is one.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Extra(path) => format!("extra ({})", path.display()),
+            other => other.name().to_owned(),
+        }
+    }
+}
+
+/// A certificate as found, not yet judged.
+pub struct Candidate {
+    pub der: Vec<u8>,
+    pub source: Source,
+}
+
+/// Something that went wrong while reading a source (a file, a PEM block, an OS call).
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub source: Source,
+    pub reason: String,
+}
+
+/// What one source yielded.
+#[derive(Default)]
+pub struct Gathered {
+    pub candidates: Vec<Candidate>,
+    pub problems: Vec<Problem>,
+}
+
+impl Gathered {
+    fn problem(&mut self, source: &Source, reason: String) {
+        self.problems.push(Problem {
+            source: source.clone(),
+            reason,
+        });
+    }
+}
+
+/// The OS trust store, read by rustls-native-certs (which honours `SSL_CERT_FILE`
+/// and `SSL_CERT_DIR` as replacements of the platform store, as OpenSSL does).
+pub fn system() -> Gathered {
+    let result = rustls_native_certs::load_native_certs();
+    let mut out = Gathered::default();
+    for cert in result.certs {
+        out.candidates.push(Candidate {
+            der: cert.as_ref().to_vec(),
+            source: Source::System,
+        });
+    }
+    for error in result.errors {
+        out.problem(&Source::System, error.to_string());
+    }
+    out
+}
+
+/// Mozilla's roots, compiled in from the `webpki-root-certs` crate.
+pub fn mozilla() -> Gathered {
+    let candidates = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|cert| Candidate {
+            der: cert.as_ref().to_vec(),
+            source: Source::Mozilla,
+        })
+        .collect();
+    Gathered {
+        candidates,
+        problems: Vec::new(),
+    }
+}
+
+/// A user's extra file: PEM (any number of blocks) or a single DER certificate.
+pub fn extra(path: &Path) -> Gathered {
+    let source = Source::Extra(path.to_owned());
+    let mut out = Gathered::default();
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            out.problem(&source, format!("cannot read the file: {err}"));
+            return out;
+        }
+    };
+    let blocks = pem::parse(&bytes);
+    if blocks.is_empty() {
+        if bytes.first() == Some(&0x30) {
+            out.candidates.push(Candidate { der: bytes, source });
+        } else {
+            out.problem(&source, "no PEM certificate in the file".to_owned());
+        }
+        return out;
+    }
+    for block in blocks {
+        match block {
+            Ok(der) => out.candidates.push(Candidate {
+                der,
+                source: source.clone(),
+            }),
+            Err(reason) => out.problem(&source, reason),
+        }
+    }
+    out
+}
+
+/// The files and folders whose change means the OS store may have changed, or
+/// `None` where the platform offers no cheap way to tell (re-read each process).
+pub fn watched_paths(settings: &Settings) -> Option<Vec<PathBuf>> {
+    if settings.ssl_cert_file.is_none() && settings.ssl_cert_dir.is_none() {
+        return platform::watched_paths();
+    }
+    // The variables replace the platform store on every OS, as in rustls-native-certs.
+    let mut paths: Vec<PathBuf> = settings.ssl_cert_file.iter().map(PathBuf::from).collect();
+    if let Some(dirs) = &settings.ssl_cert_dir {
+        paths.extend(env::split_paths(dirs).filter(|p| !p.as_os_str().is_empty()));
+    }
+    Some(paths)
+}

@@ -1,0 +1,134 @@
+//! The `CERTIFI_NATIVE_*` settings, read from the environment at each call.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Which sources make up the bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The OS store; Mozilla's set only when the OS store yields no usable root.
+    System,
+    /// The OS store plus Mozilla's set.
+    Merged,
+    /// Mozilla's set alone (what certifi ships, kept current).
+    Mozilla,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::System => "system",
+            Mode::Merged => "merged",
+            Mode::Mozilla => "mozilla",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Mode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "system" => Some(Mode::System),
+            "merged" => Some(Mode::Merged),
+            "mozilla" => Some(Mode::Mozilla),
+            _ => None,
+        }
+    }
+}
+
+/// One snapshot of the settings; two equal snapshots describe the same bundle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The raw `CERTIFI_NATIVE_MODE`, as the user wrote it.
+    pub mode_requested: Option<String>,
+    pub mode: Mode,
+    /// `CERTIFI_NATIVE_EXTRA_CA_CERTS`, split on the OS path-list separator.
+    pub extra_files: Vec<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    /// `SSL_CERT_FILE` / `SSL_CERT_DIR`: they replace the OS store, as in OpenSSL.
+    pub ssl_cert_file: Option<OsString>,
+    pub ssl_cert_dir: Option<OsString>,
+}
+
+pub const ENV_MODE: &str = "CERTIFI_NATIVE_MODE";
+pub const ENV_EXTRA: &str = "CERTIFI_NATIVE_EXTRA_CA_CERTS";
+pub const ENV_CACHE_DIR: &str = "CERTIFI_NATIVE_CACHE_DIR";
+
+fn non_empty(name: &str) -> Option<OsString> {
+    env::var_os(name).filter(|v| !v.is_empty())
+}
+
+impl Settings {
+    pub fn from_env() -> Settings {
+        let mode_requested = non_empty(ENV_MODE).map(|v| v.to_string_lossy().into_owned());
+        let mode = mode_requested
+            .as_deref()
+            .map_or(Some(Mode::System), Mode::parse)
+            .unwrap_or(Mode::System);
+        let extra_files = non_empty(ENV_EXTRA)
+            .map(|v| {
+                env::split_paths(&v)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Settings {
+            mode_requested,
+            mode,
+            extra_files,
+            cache_dir: non_empty(ENV_CACHE_DIR).map(PathBuf::from),
+            ssl_cert_file: non_empty("SSL_CERT_FILE"),
+            ssl_cert_dir: non_empty("SSL_CERT_DIR"),
+        }
+    }
+
+    /// Mozilla's set alone, whatever the environment says.
+    pub fn mozilla_only() -> Settings {
+        Settings {
+            mode_requested: None,
+            mode: Mode::Mozilla,
+            extra_files: Vec::new(),
+            cache_dir: None,
+            ssl_cert_file: None,
+            ssl_cert_dir: None,
+        }
+    }
+
+    /// A note for `info()` when the requested mode was not understood.
+    pub fn mode_note(&self) -> Option<String> {
+        let asked = self.mode_requested.as_deref()?;
+        match Mode::parse(asked) {
+            Some(_) => None,
+            None => Some(format!(
+                "{ENV_MODE}={asked:?} is not one of system, merged, mozilla; using system"
+            )),
+        }
+    }
+
+    /// The text that names this configuration's bundle: everything that changes
+    /// which roots are gathered, and nothing that changes from run to run.
+    pub fn identity(&self) -> String {
+        let mut id = format!("mode={}\n", self.mode.name());
+        for extra in &self.extra_files {
+            id.push_str(&format!("extra={}\n", extra.display()));
+        }
+        if let Some(file) = &self.ssl_cert_file {
+            id.push_str(&format!("ssl_cert_file={}\n", file.to_string_lossy()));
+        }
+        if let Some(dir) = &self.ssl_cert_dir {
+            id.push_str(&format!("ssl_cert_dir={}\n", dir.to_string_lossy()));
+        }
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_case_insensitively_and_unknown_is_none() {
+        assert_eq!(Mode::parse("Merged"), Some(Mode::Merged));
+        assert_eq!(Mode::parse(" mozilla "), Some(Mode::Mozilla));
+        assert_eq!(Mode::parse(""), Some(Mode::System));
+        assert_eq!(Mode::parse("os"), None);
+    }
+}
