@@ -8,9 +8,11 @@ may pass or fail because of them.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.server
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -93,6 +95,14 @@ def write_pem(path: Path, *blobs: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(blobs))
     return path
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+
+
+def pem_ders(data: bytes) -> list[bytes]:
+    """The DER of every CERTIFICATE block of ``data``, in order."""
+    return [base64.b64decode(b"".join(body.split())) for body in _PEM_BLOCK.findall(data)]
 
 
 # --- HTTPS servers ----------------------------------------------------------
