@@ -8,6 +8,7 @@ import datetime
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import certifi_native
 import pytest
@@ -78,11 +79,11 @@ def self_signed(name: x509.Name) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def attr(oid: x509.ObjectIdentifier, value: str, kind: _ASN1Type = _ASN1Type.UTF8String) -> x509.NameAttribute:
+def attr(oid: x509.ObjectIdentifier, value: str, kind: _ASN1Type = _ASN1Type.UTF8String) -> x509.NameAttribute[str]:
     return x509.NameAttribute(oid, value, kind, _validate=False)
 
 
-def name(*attrs: x509.NameAttribute) -> x509.Name:
+def name(*attrs: x509.NameAttribute[Any]) -> x509.Name:
     """One attribute per RDN."""
     return x509.Name(list(attrs))
 
