@@ -4,9 +4,9 @@ clients verify real local servers with it."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +14,18 @@ from pathlib import Path
 import pytest
 import trustme
 from certifi_native import _native
-from conftest import clean_env, https_server, make_store, pem_ders, run, run_py, run_with_store, write_pem
+from conftest import (
+    clean_env,
+    https_server,
+    make_store,
+    pem_ders,
+    run,
+    run_py,
+    run_with_store,
+    self_signed_ca,
+    write_pem,
+)
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 PATHS = "import json, certifi_native as c; print(json.dumps([c.where(), c.capath()]))"
@@ -64,26 +72,14 @@ def test_holds_exactly_the_roots_of_where(env: dict[str, str]) -> None:
     assert report["cache"]["capath"] == str(folder) and report["cache"]["capath_built"]
 
 
-def ca_cert(key: ec.EllipticCurvePrivateKey, subject: str) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+def ca_pem(subject: str) -> bytes:
+    der = self_signed_ca(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+    return ssl.DER_cert_to_PEM_cert(der).encode()
 
 
 def test_colliding_hashes_are_numbered_from_zero(home: Path, tmp_path: Path) -> None:
     # Two CAs with one subject (so one hash) and different keys.
-    first, second = (ca_cert(ec.generate_private_key(ec.SECP256R1()), "certifi-native twin CA") for _ in range(2))
+    first, second = (ca_pem("certifi-native twin CA") for _ in range(2))
     extra = write_pem(tmp_path / "twins.pem", first, second)
     env = clean_env(home, CERTIFI_NATIVE_MODE="mozilla", CERTIFI_NATIVE_EXTRA_CA_CERTS=str(extra))
     bundle, folder = paths(env)

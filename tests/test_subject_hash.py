@@ -4,7 +4,6 @@ exercise each rule of OpenSSL's canonical form."""
 
 from __future__ import annotations
 
-import datetime
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,10 +12,8 @@ from typing import Any
 import certifi_native
 import pytest
 from certifi_native import _native
-from conftest import HOST_STORE, clean_env, pem_ders, run
+from conftest import HOST_STORE, clean_env, pem_ders, run, self_signed_ca
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
@@ -61,24 +58,6 @@ def test_every_root_of_mozillas_set(home: Path) -> None:
 
 # --- crafted names ------------------------------------------------------------
 
-_KEY = ec.generate_private_key(ec.SECP256R1())
-
-
-def self_signed(name: x509.Name) -> bytes:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(_KEY.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(_KEY, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 def attr(oid: x509.ObjectIdentifier, value: str, kind: _ASN1Type = _ASN1Type.UTF8String) -> x509.NameAttribute[str]:
     return x509.NameAttribute(oid, value, kind, _validate=False)
 
@@ -121,13 +100,13 @@ CRAFTED = {
 
 @pytest.mark.parametrize("case", sorted(CRAFTED))
 def test_crafted_names(case: str, home: Path) -> None:
-    der = self_signed(CRAFTED[case])
+    der = self_signed_ca(CRAFTED[case])
     assert _native.subject_hash(der) == openssl_hash(der, home)
 
 
 def test_printable_and_utf8_of_the_same_text_hash_alike(home: Path) -> None:
-    printable = self_signed(name(attr(CN, "Same  Text", _ASN1Type.PrintableString)))
-    utf8 = self_signed(name(attr(CN, "same text")))
+    printable = self_signed_ca(name(attr(CN, "Same  Text", _ASN1Type.PrintableString)))
+    utf8 = self_signed_ca(name(attr(CN, "same text")))
     assert _native.subject_hash(printable) == _native.subject_hash(utf8) == openssl_hash(utf8, home)
 
 
