@@ -201,3 +201,12 @@ def test_ssl_context_is_a_client_context_from_the_folder(env: dict[str, str]) ->
     # The folder is read lazily, during handshakes: nothing is loaded up front.
     assert required and hostname and loaded == 0
     assert Path(folder).is_dir()
+
+
+def test_without_a_cache_folder_it_is_the_packaged_file(home: Path) -> None:
+    # Every cache folder candidate sits below a file: none can be created.
+    env = clean_env(home, XDG_CACHE_HOME="/dev/null/cache", TMPDIR="/dev/null/tmp")
+    code = "import json, certifi_native as c; print(json.dumps([c.where(), c.capath(), c.ssl_context().verify_mode]))"
+    where, capath, verify_mode = json.loads(run_py(code, env).stdout)
+    assert capath == where and Path(where).is_file() and "site-packages" in where
+    assert verify_mode == ssl.CERT_REQUIRED
