@@ -145,7 +145,13 @@ def snapshot_matches(out: str) -> bool:
     return {name: pem_ders(text.encode()) for name, text in held.items()} == expected
 
 
-def test_32_processes_building_at_once_all_see_a_complete_folder(env: dict[str, str]) -> None:
+@pytest.mark.parametrize("start", ["cold", "damaged"])
+def test_32_processes_building_at_once_all_see_a_complete_folder(env: dict[str, str], start: str) -> None:
+    if start == "damaged":
+        _, folder = paths(env)
+        first = sorted(folder.iterdir())[0]
+        first.unlink()
+        (folder / "stranger.0").write_bytes(b"x")
     procs = [
         subprocess.Popen([sys.executable, "-c", SNAPSHOT], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(32)
