@@ -156,18 +156,44 @@ fn install(folder: &Path, expected: &[(String, String)]) -> io::Result<()> {
         Err(_) if fs::symlink_metadata(folder).is_ok() => replace(&temp, folder),
         other => other,
     });
-    remove(&temp); // our build if unused, or the folder it replaced
+    remove(&temp); // our build, if it was not used
     placed
 }
 
-/// Puts the folder `new` in place of `old` (a damaged folder, or a file):
-/// one atomic exchange where the OS has one. Afterwards `new` names the old one.
-#[cfg(any(target_os = "linux", target_os = "android"))]
+/// Puts the folder `new` in place of `old` (a damaged folder, or a file) and
+/// removes `old`: one atomic exchange where the OS and the file system offer
+/// it, else two renames.
 fn replace(new: &Path, old: &Path) -> io::Result<()> {
+    if exchange(new, old).is_ok() {
+        remove(new); // now the old one
+        return Ok(());
+    }
+    replace_in_two_steps(new, old)
+}
+
+/// The old one aside, the new one in: for a moment there is no folder.
+fn replace_in_two_steps(new: &Path, old: &Path) -> io::Result<()> {
+    let aside = cache::temp_sibling(old);
+    fs::rename(old, &aside)?;
+    match fs::rename(new, old) {
+        Ok(()) => {
+            remove(&aside);
+            Ok(())
+        }
+        Err(err) => {
+            let _ = fs::rename(&aside, old); // put it back
+            Err(err)
+        }
+    }
+}
+
+/// Swaps two paths atomically (`renameat2` with `RENAME_EXCHANGE`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
-    let (a, b) = (c(new)?, c(old)?);
+    let (a, b) = (c(a)?, c(b)?);
     // The raw system call: glibc's renameat2 wrapper would pin glibc >= 2.28.
     // SAFETY: both paths are NUL-terminated and outlive the call.
     let done = unsafe {
@@ -187,14 +213,9 @@ fn replace(new: &Path, old: &Path) -> io::Result<()> {
     }
 }
 
-/// Elsewhere: the old one aside, the new one in. For a moment there is no folder.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn replace(new: &Path, old: &Path) -> io::Result<()> {
-    let aside = cache::temp_sibling(old);
-    fs::rename(old, &aside)?;
-    let placed = fs::rename(new, old);
-    let _ = fs::rename(&aside, new); // so the caller removes it
-    placed
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 fn remove(path: &Path) {
@@ -268,6 +289,20 @@ mod tests {
         assert_eq!(names(&folder).len(), 1);
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 3, "bundle, folder and stamp only");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn replacing_in_two_steps_leaves_only_the_new_folder() {
+        let dir = scratch("two-steps");
+        let (new, old) = (dir.join("new"), dir.join("old"));
+        fs::create_dir(&new).unwrap();
+        fs::write(new.join("b.0"), "b").unwrap();
+        fs::create_dir(&old).unwrap();
+        fs::write(old.join("a.0"), "a").unwrap();
+        replace_in_two_steps(&new, &old).unwrap();
+        assert_eq!(names(&old), ["b.0"]);
+        assert_eq!(names(&dir), ["old"]);
         fs::remove_dir_all(&dir).unwrap();
     }
 
