@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::cache;
+use crate::hashed_dir;
 use crate::pem;
 use crate::roots::{self, Gathered, Problem, Source};
 use crate::select::{self, Dropped, Root};
@@ -155,12 +156,13 @@ pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
         });
         match publish(&bundle, &stamp, text, *valid_until, watched.as_deref()) {
             Ok(()) => {
+                hashed_dir::follow(&bundle);
                 return Served {
                     path: bundle,
                     degraded: None,
                     refused,
                     report: built.map(|(_, _, report)| report),
-                }
+                };
             }
             Err(err) => refused.push(format!("{}: cannot write: {err}", dir.display())),
         }

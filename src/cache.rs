@@ -86,12 +86,7 @@ fn check_owner(_: &fs::Metadata) -> Result<(), String> {
 /// Writes `bytes` to `target` so that readers see the old file or the new one,
 /// never a partial one. On any error the temp file is removed.
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let temp = dir.join(format!(".{name}.{}.{nanos}.tmp", process::id()));
+    let temp = temp_sibling(target);
     let result = (|| {
         let mut file = create_new(&temp)?;
         file.write_all(bytes)?;
@@ -102,6 +97,17 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+/// A name beside `target`, hidden and unique to this process and moment,
+/// for building something that is then renamed into place.
+pub fn temp_sibling(target: &Path) -> PathBuf {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    dir.join(format!(".{name}.{}.{nanos}.tmp", process::id()))
 }
 
 #[cfg(unix)]

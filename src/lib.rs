@@ -5,10 +5,12 @@
 
 mod bundle;
 mod cache;
+mod hashed_dir;
 mod pem;
 mod roots;
 mod select;
 mod settings;
+mod subject_hash;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -69,11 +71,42 @@ mod native {
         report_dict(py, report, &served, &settings)
     }
 
+    /// The hashed CA folder of the current bundle; the bundle itself if no
+    /// folder can be built (no cache folder, or the packaged file is served).
+    #[pyfunction]
+    fn capath(packaged: PathBuf) -> String {
+        let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
+        let path = match served.degraded {
+            Some(_) => served.path,
+            None => capath_of(&served.path).unwrap_or(served.path),
+        };
+        path.to_string_lossy().into_owned()
+    }
+
+    /// OpenSSL's subject hash of the certificate `der`, as 8 hex digits.
+    #[pyfunction]
+    fn subject_hash(der: &[u8]) -> PyResult<String> {
+        crate::subject_hash::of_certificate(der)
+            .map(crate::subject_hash::hex)
+            .ok_or_else(|| {
+                pyo3::exceptions::PyValueError::new_err(
+                    "not a certificate, or a subject OpenSSL would refuse",
+                )
+            })
+    }
+
     /// The text of the packaged `cacert.pem` (for the release check).
     #[pyfunction]
     fn packaged_mozilla_text() -> String {
         bundle::packaged_mozilla_text()
     }
+}
+
+/// The hashed folder beside `bundle`, built or repaired if needed; a panic
+/// or an error is an answer of `Err`, never an exception.
+fn capath_of(bundle: &Path) -> Result<PathBuf, String> {
+    panic::catch_unwind(|| hashed_dir::current(bundle))
+        .unwrap_or_else(|_| Err("internal error while building the folder".to_owned()))
 }
 
 fn report_dict<'py>(
@@ -140,6 +173,16 @@ fn report_dict<'py>(
         .map(|d| d.to_string_lossy().into_owned())
         .collect();
     cache.set_item("candidates", dirs)?;
+    // Where capath() keeps the hashed folder; not built by info().
+    let capath = served
+        .degraded
+        .is_none()
+        .then(|| hashed_dir::folder_for(&served.path));
+    cache.set_item(
+        "capath",
+        capath.as_ref().map(|p| p.to_string_lossy().into_owned()),
+    )?;
+    cache.set_item("capath_built", capath.is_some_and(|p| p.is_dir()))?;
     out.set_item("cache", cache)?;
     Ok(out)
 }

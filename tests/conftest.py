@@ -8,9 +8,12 @@ may pass or fail because of them.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
 import http.server
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -21,6 +24,9 @@ from typing import Any, Iterator, Sequence
 
 import pytest
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 HOST_STORE = Path("/etc/ssl/certs")
 
@@ -93,6 +99,33 @@ def write_pem(path: Path, *blobs: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(blobs))
     return path
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+
+
+def pem_ders(data: bytes) -> list[bytes]:
+    """The DER of every CERTIFICATE block of ``data``, in order."""
+    return [base64.b64decode(b"".join(body.split())) for body in _PEM_BLOCK.findall(data)]
+
+
+def self_signed_ca(name: x509.Name, key: ec.EllipticCurvePrivateKey | None = None) -> bytes:
+    """The DER of a self-signed CA certificate for ``name`` (any name, unlike
+    trustme's), valid for a day, with ``key`` or a fresh one."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
 
 
 # --- HTTPS servers ----------------------------------------------------------

@@ -2,11 +2,14 @@
 trust store, with Mozilla's roots compiled in as the fallback."""
 
 import os
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict
 
 from . import _native
 
-__all__ = ["contents", "info", "refresh", "where"]
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["capath", "contents", "info", "refresh", "ssl_context", "where"]
 __version__: str = _native.__version__
 
 # Mozilla's set as released; served only when no cache folder can be written.
@@ -35,3 +38,29 @@ def refresh() -> None:
 def info() -> Dict[str, Any]:
     """What the bundle holds, where each root came from, what was left out and why."""
     return _native.info(_PACKAGED)
+
+
+def capath() -> str:
+    """The absolute path of a folder in OpenSSL's hashed layout (``c_rehash``,
+    ``openssl rehash``) holding exactly the roots of ``where()``, one PEM file
+    each, named by subject hash. OpenSSL reads from it only the roots a chain
+    needs, so a context made from it costs far less than one made from the
+    bundle: ``requests.get(url, verify=capath())``.
+
+    Never raises: where no folder can be built, this is ``where()``'s file."""
+    try:
+        return _native.capath(_PACKAGED)
+    except Exception:
+        return where()
+
+
+def ssl_context() -> "ssl.SSLContext":
+    """A new client ``ssl.SSLContext`` (``ssl.create_default_context``) that
+    trusts the roots of ``where()``, loaded lazily from ``capath()``: cheap to
+    make, for httpx, aiohttp, urllib and websockets."""
+    import ssl  # here, so that importing certifi_native stays cheap
+
+    path = capath()
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)

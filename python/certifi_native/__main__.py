@@ -5,7 +5,7 @@ import json
 import sys
 from typing import Any, Dict, List, NoReturn, Optional
 
-from . import contents, info, where
+from . import capath, contents, info, where
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     info_cmd = commands.add_parser("info", help="explain what the bundle holds and why")
     info_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    commands.add_parser("capath", help="print the path of the hashed CA folder (OpenSSL's CApath layout)")
     return parser
 
 
@@ -33,6 +34,7 @@ def _summary(report: Dict[str, Any]) -> str:
     lines: List[str] = [
         f"certifi-native {report['version']} (Mozilla set: webpki-root-certs {report['mozilla_set_version']})",
         f"bundle:  {cache['path']}",
+        f"capath:  {cache['capath'] or '-'}" + ("" if cache["capath_built"] else " (not built yet)"),
         f"roots:   {report['roots']} (mode {report['mode']}"
         + (", the OS store was empty: Mozilla fallback" if report["mozilla_fallback"] else "")
         + ")",
@@ -56,6 +58,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == "info":
         report = info()
         print(json.dumps(report, indent=2, sort_keys=True) if args.json else _summary(report))
+    elif args.command == "capath":
+        print(capath())
     elif args.contents:
         sys.stdout.write(contents())
     else:
