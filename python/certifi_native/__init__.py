@@ -35,3 +35,20 @@ def refresh() -> None:
 def info() -> Dict[str, Any]:
     """What the bundle holds, where each root came from, what was left out and why."""
     return _native.info(_PACKAGED)
+
+
+# `check` lives in _check, imported on use: `import certifi_native` stays lean.
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from ._check import Report
+
+__all__ += ["check"]
+
+
+def check(url: str, timeout: float = 10.0) -> "Report":
+    """Why ``url``'s certificate does or does not verify, per CA bundle (see docs/check.md).
+    Raises ``certifi_native._check.CheckError`` when no TLS connection can be made."""
+    from ._check import check as run_check
+
+    return run_check(url, timeout)
