@@ -65,16 +65,17 @@ def check(
 
 
 def diagnosis(report: dict[str, Any], kind: str) -> dict[str, Any]:
-    found = [d for d in report["diagnoses"] if d["kind"] == kind]
+    found: list[dict[str, Any]] = [d for d in report["diagnoses"] if d["kind"] == kind]
     assert len(found) == 1, json.dumps(report["diagnoses"], indent=1)
     return found[0]
 
 
 def bundle(report: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(b for b in report["bundles"] if b["name"] == name)
+    found: dict[str, Any] = next(b for b in report["bundles"] if b["name"] == name)
+    return found
 
 
-def name(common_name: str) -> x509.Name:
+def x509_name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
@@ -91,8 +92,8 @@ def make_cert(
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(name(common_name))
-        .issuer_name(issuer_cert.subject if issuer_cert else name(common_name))
+        .subject_name(x509_name(common_name))
+        .issuer_name(issuer_cert.subject if issuer_cert else x509_name(common_name))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
@@ -121,7 +122,9 @@ def pem_of(cert: x509.Certificate) -> bytes:
 
 def served(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, *chain: x509.Certificate) -> trustme.LeafCert:
     """A hand-made certificate in the shape conftest.https_server serves."""
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return trustme.LeafCert(key_pem, pem_of(cert), [pem_of(c) for c in chain])
 
 
@@ -212,7 +215,7 @@ def test_incomplete_chain_names_the_missing_intermediate(tmp_path: Path, env: di
     incomplete = diagnosis(report, "incomplete_chain")
     assert "check left-out intermediate" in incomplete["subject"]
     assert incomplete["bundles"][0] == "certifi-native"
-    assert "leaves out that intermediate" in text.stdout and "check left-out intermediate" in text.stdout
+    assert "leaves out this intermediate" in text.stdout and "check left-out intermediate" in text.stdout
 
 
 def test_expired_leaf(tmp_path: Path, env: dict[str, str]) -> None:
@@ -319,7 +322,9 @@ def test_python_3_13_captures_the_whole_chain(tmp_path: Path, env: dict[str, str
     assert "check 3.13 intermediate" in report["chain"][1]["subject"]
 
 
-def test_python_3_9_sees_only_the_leaf_and_says_so(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_python_3_9_sees_only_the_leaf_and_says_so(
+    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     python = pyenv_python("3.9")
     if python is None:
         pytest.skip("no Python 3.9 under $(pyenv root)/versions")

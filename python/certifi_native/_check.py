@@ -201,7 +201,8 @@ def _target(url: str) -> _Target:
 def _proxy_for(host: str) -> Optional[Tuple[str, int, Optional[str]]]:
     """The HTTP proxy https_proxy/HTTPS_PROXY names for ``host`` (no_proxy honoured)."""
     proxy = urllib.request.getproxies_environment().get("https")
-    if not proxy or urllib.request.proxy_bypass_environment(host):
+    # With a proxy variable set, proxy_bypass() reads no_proxy (not the OS settings).
+    if not proxy or urllib.request.proxy_bypass(host):
         return None
     parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
     try:
@@ -361,7 +362,9 @@ def _issues(issuer: Certificate, cert: Certificate) -> bool:
 
 def _same_ca(a: Certificate, b: Certificate) -> bool:
     """Same name and key: OpenSSL accepts either one as the other (cross-signed copies)."""
-    return a.sha256 == b.sha256 or (a.subject == b.subject and a.subject_key_id is not None and a.subject_key_id == b.subject_key_id)
+    if a.sha256 == b.sha256:
+        return True
+    return a.subject == b.subject and a.subject_key_id is not None and a.subject_key_id == b.subject_key_id
 
 
 # --- bundles ----------------------------------------------------------------
@@ -391,8 +394,8 @@ class _Bundle:
 
     def identity(self) -> str:
         """Bundles with the same identity verify alike: one handshake serves them all."""
-        if self.capath:
-            return "capath:" + self.capath
+        if self.unreadable or self.capath:
+            return f"{self.path}: {self.unreadable}"
         return hashlib.sha256(self.pem.encode()).hexdigest()
 
 
@@ -419,12 +422,14 @@ def _bundles() -> List[_Bundle]:
     certifi, and the files the CA variables name: every bundle a client may use."""
     current = info()
     mode = current["mode"] + (" with the Mozilla fallback" if current["mozilla_fallback"] else "")
-    out = [_file_bundle("certifi-native", f"certifi-native ({mode} mode)", current["cache"]["path"], current["version"])]
+    path = current["cache"]["path"]
+    out = [_file_bundle("certifi-native", f"certifi-native ({mode} mode)", path, current["version"])]
     system = _native.source_bundle("system")
     out.append(_Bundle("system", "the OS store", None, None, system, cadata=system))
     mozilla = _native.source_bundle("mozilla")
     version = _native.MOZILLA_SET_VERSION
-    out.append(_Bundle("mozilla", f"Mozilla's set (webpki-root-certs {version})", None, version, mozilla, cadata=mozilla))
+    label = f"Mozilla's set (webpki-root-certs {version})"
+    out.append(_Bundle("mozilla", label, None, version, mozilla, cadata=mozilla))
     certifi = _certifi()
     if certifi is not None:
         path, version = certifi
@@ -587,9 +592,11 @@ def _missing_finding(
     top = chain[-1]
     root = _root_of(chain, bundles)
     if root is not None:
-        found_in = [b.name for b in bundles if b.holds(root)]
+        holders = [b for b in bundles if b.holds(root)]
+        found_in = [b.name for b in holders]
         if root.self_signed:
-            where = f" It is in: {', '.join(found_in)}." if found_in else " None of the bundles checked holds it."
+            holding = ", ".join(b.label for b in holders)
+            where = f" It is in: {holding}." if holders else " None of the bundles checked holds it."
             return _Finding(
                 "root_not_in_bundle" if found_in else "unknown_root",
                 root,
@@ -601,7 +608,7 @@ def _missing_finding(
             "incomplete_chain",
             root,
             f"The server does not send the intermediate certificate {root.subject}; "
-            f"only {', '.join(found_in)} holds it.",
+            f"only {', '.join(b.label for b in holders)} holds it.",
             "configure the server to send its full chain (leaf, then intermediates)",
             found_in,
         )
@@ -627,10 +634,9 @@ def _missing_finding(
     return _Finding(
         "incomplete_chain",
         None,
-        f"The server sends only its own certificate ({top.subject}), and its issuer {top.issuer} is in none "
-        "of the bundles: the server most likely leaves out that intermediate certificate. (If "
-        f"{top.issuer} is instead a private root that signs server certificates directly, add it to the "
-        "OS store or to CERTIFI_NATIVE_EXTRA_CA_CERTS.)",
+        f"The server sends only its own certificate, and its issuer {top.issuer} is in none of the bundles: "
+        "most likely the server leaves out this intermediate certificate. (If it is instead a private root "
+        "that signs server certificates directly, add it to the OS store or to CERTIFI_NATIVE_EXTRA_CA_CERTS.)",
         "configure the server to send its full chain (leaf, then intermediates; e.g. fullchain.pem)",
         missing_subject=top.issuer,
     )
@@ -805,9 +811,9 @@ def _text(report: Report) -> str:
     lines += ["", "Bundles:"]
     for bundle in report.bundles:
         verdict = "ok  " if bundle.verified else "FAIL"
-        why = f": {bundle.error.message}" if bundle.error else ""
+        why = f"; OpenSSL: {bundle.error.message}" if bundle.error else ""
         if bundle.verified and bundle.strict_error:
-            why = f" (but Python 3.13+ rejects: {bundle.strict_error.message})"
+            why = f"; Python 3.13+ would reject: {bundle.strict_error.message}"
         where = f" in {bundle.path}" if bundle.path else ""
         lines.append(f"  {verdict} {bundle.label}: {bundle.roots} roots{where}{why}")
     if report.diagnoses:
