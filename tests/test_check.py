@@ -264,6 +264,25 @@ def test_self_signed_leaf(env: dict[str, str]) -> None:
     assert "is self-signed" in text.stdout and self_signed["sha256"] in text.stdout
 
 
+def test_bundles_named_by_variables_are_checked(tmp_path: Path, env: dict[str, str]) -> None:
+    root = trustme.CA(organization_name="check variable root")
+    requests_bundle = tmp_path / "requests-bundle.pem"
+    requests_bundle.write_bytes(root.cert_pem.bytes())
+    missing = tmp_path / "no-such-bundle.pem"
+    with https_server(root.issue_cert("localhost")) as url:
+        text, report = check(url, {**env, "REQUESTS_CA_BUNDLE": str(requests_bundle), "CURL_CA_BUNDLE": str(missing)})
+    assert text.returncode == 1
+    assert bundle(report, "REQUESTS_CA_BUNDLE")["verified"] and bundle(report, "REQUESTS_CA_BUNDLE")["path"] == str(
+        requests_bundle
+    )
+    root_missing = diagnosis(report, "root_not_in_bundle")
+    assert "check variable root" in root_missing["subject"]
+    assert root_missing["found_in"] == ["REQUESTS_CA_BUNDLE"] and root_missing["bundles"][0] == "certifi-native"
+    unreadable = diagnosis(report, "unreadable_bundle")
+    assert unreadable["bundles"] == ["CURL_CA_BUNDLE"] and str(missing) in unreadable["message"]
+    assert f"REQUESTS_CA_BUNDLE ({requests_bundle})" in text.stdout
+
+
 def lax_root_server(tmp_path: Path, env: dict[str, str]) -> Tuple[trustme.LeafCert, dict[str, str], x509.Certificate]:
     """A root whose basicConstraints is not critical (accepted unless VERIFY_X509_STRICT), and its leaf."""
     root, root_key = make_cert("check lax root", ca=True, bc_critical=False)

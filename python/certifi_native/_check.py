@@ -17,6 +17,7 @@ import os
 import socket
 import ssl
 import sys
+import time
 import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -321,7 +322,7 @@ def _sent_chain(tls: ssl.SSLSocket) -> Tuple[List[bytes], bool]:
 # --- certificates -----------------------------------------------------------
 
 
-def _iso(seconds: int) -> str:
+def _iso(seconds: float) -> str:
     moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -562,6 +563,13 @@ def _finding(
     leaf = chain[0] if chain else None
     if strict_error is not None:
         return _strict_finding(bundle, strict_error, chain)
+    if failure.kind == "unreadable_bundle":
+        return _Finding(
+            "unreadable_bundle",
+            None,
+            "{bundles}: " + failure.message,
+            f"fix {bundle.path}, or unset {bundle.name}" if bundle.name in _BUNDLE_VARIABLES else "see the message",
+        )
     if failure.kind == "missing_issuer" and chain:
         return _missing_finding(bundle, chain, chain_complete, bundles)
     if failure.kind == "self_signed_leaf" and leaf:
@@ -642,12 +650,8 @@ def _missing_finding(
     )
 
 
-def _now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _validity_finding(bundle: _Bundle, failure: Failure, chain: List[Certificate]) -> _Finding:
-    now = _now_iso()  # the ISO forms compare as the dates do
+    now = _iso(time.time())  # the ISO forms compare as the dates do
     root = _root_of(chain, [bundle])
     candidates = chain + ([root] if root is not None and root not in chain else [])
     for index, cert in enumerate(candidates):
