@@ -218,25 +218,31 @@ def test_incomplete_chain_names_the_missing_intermediate(tmp_path: Path, env: di
     assert "leaves out this intermediate" in text.stdout and "check left-out intermediate" in text.stdout
 
 
-def test_expired_leaf(tmp_path: Path, env: dict[str, str]) -> None:
-    root = trustme.CA(organization_name="check expiry root")
+@pytest.mark.parametrize(
+    "kind, start, end, code, words",
+    [("expired", -10, -1, 10, "expired on"), ("not_yet_valid", 1, 10, 9, "is not valid before")],
+)
+def test_leaf_out_of_its_validity_period(
+    kind: str, start: int, end: int, code: int, words: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    root = trustme.CA(organization_name="check validity root")
     now = datetime.datetime.now(datetime.timezone.utc)
     leaf = root.issue_cert(
         "localhost",
-        common_name="check expired leaf",
-        not_before=now - datetime.timedelta(days=10),
-        not_after=now - datetime.timedelta(days=1),
+        common_name=f"check {kind} leaf",
+        not_before=now + datetime.timedelta(days=start),
+        not_after=now + datetime.timedelta(days=end),
     )
     with https_server(leaf) as url:
         text, report = check(url, trusting(env, tmp_path, root.cert_pem.bytes()))
     assert text.returncode == 1
-    expired = diagnosis(report, "expired")
-    assert "check expired leaf" in expired["subject"]
-    assert expired["sha256"] == fingerprint(leaf.cert_chain_pems[0].bytes())
-    assert expired["bundles"] == ["certifi-native"]
-    assert bundle(report, "certifi-native")["error"]["code"] == 10
-    expected_date = (now - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
-    assert f"expired on {expected_date}" in text.stdout and "check expired leaf" in text.stdout
+    found = diagnosis(report, kind)
+    assert f"check {kind} leaf" in found["subject"]
+    assert found["sha256"] == fingerprint(leaf.cert_chain_pems[0].bytes())
+    assert found["bundles"] == ["certifi-native"]
+    assert bundle(report, "certifi-native")["error"]["code"] == code
+    date = (now + datetime.timedelta(days=end if kind == "expired" else start)).strftime("%Y-%m-%d")
+    assert f"{words} {date}" in text.stdout and f"check {kind} leaf" in text.stdout
 
 
 def test_wrong_hostname_lists_the_names_the_certificate_covers(tmp_path: Path, env: dict[str, str]) -> None:

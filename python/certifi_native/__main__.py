@@ -29,12 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     check_cmd.add_argument("url", help="https://host[:port] (the scheme may be left out)")
     check_cmd.add_argument("--json", action="store_true", help="print the report as JSON (schema: docs/check.md)")
     check_cmd.add_argument(
-        "--timeout", type=_seconds, default=10.0, metavar="S", help="seconds allowed per connection (default 10)"
+        "--timeout", type=seconds, default=10.0, metavar="S", help="seconds allowed per connection (default 10)"
     )
     return parser
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
+    """A positive number of seconds (argparse names this function in its error)."""
     value = float(text)
     if not value > 0:
         raise ValueError(text)
