@@ -218,6 +218,21 @@ def test_incomplete_chain_names_the_missing_intermediate(tmp_path: Path, env: di
     assert "leaves out this intermediate" in text.stdout and "check left-out intermediate" in text.stdout
 
 
+def test_left_out_intermediate_that_one_bundle_holds(tmp_path: Path, env: dict[str, str]) -> None:
+    root = trustme.CA(organization_name="check held root")
+    intermediate = trustme.CA(parent_cert=root, organization_name="check held intermediate")
+    both = tmp_path / "intermediate-and-root.pem"
+    both.write_bytes(intermediate.cert_pem.bytes() + root.cert_pem.bytes())
+    with https_server(intermediate.issue_cert("localhost"), send_chain=False) as url:
+        text, report = check(url, {**trusting(env, tmp_path, root.cert_pem.bytes()), "REQUESTS_CA_BUNDLE": str(both)})
+    assert text.returncode == 1 and bundle(report, "REQUESTS_CA_BUNDLE")["verified"]
+    incomplete = diagnosis(report, "incomplete_chain")
+    assert "check held intermediate" in incomplete["subject"]
+    assert incomplete["sha256"] == fingerprint(intermediate.cert_pem.bytes())
+    assert incomplete["found_in"] == ["REQUESTS_CA_BUNDLE"] and incomplete["bundles"][0] == "certifi-native"
+    assert "does not send the intermediate certificate" in text.stdout
+
+
 @pytest.mark.parametrize(
     "kind, start, end, code, words",
     [("expired", -10, -1, 10, "expired on"), ("not_yet_valid", 1, 10, 9, "is not valid before")],
