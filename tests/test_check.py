@@ -205,6 +205,21 @@ def test_unknown_root(env: dict[str, str]) -> None:
     assert "does NOT verify" in text.stdout
 
 
+def test_unknown_root_that_the_server_sends(env: dict[str, str]) -> None:
+    root = trustme.CA(organization_name="check sent root")
+    intermediate = trustme.CA(parent_cert=root, organization_name="check sent intermediate")
+    leaf = intermediate.issue_cert("localhost")
+    chain = [intermediate.cert_pem.bytes(), root.cert_pem.bytes()]
+    with https_server(trustme.LeafCert(leaf.private_key_pem.bytes(), leaf.cert_chain_pems[0].bytes(), chain)) as url:
+        text, report = check(url, env)
+    assert text.returncode == 1 and len(report["chain"]) == 3
+    assert bundle(report, "certifi-native")["error"]["code"] == 19  # self-signed certificate in chain
+    unknown = diagnosis(report, "unknown_root")
+    assert "check sent root" in unknown["subject"] and unknown["sha256"] == fingerprint(root.cert_pem.bytes())
+    assert unknown["found_in"] == [] and unknown["bundles"][0] == "certifi-native"
+    assert unknown["sha256"] in text.stdout
+
+
 def test_incomplete_chain_names_the_missing_intermediate(tmp_path: Path, env: dict[str, str]) -> None:
     root = trustme.CA(organization_name="check complete root")
     intermediate = trustme.CA(parent_cert=root, organization_name="check left-out intermediate")

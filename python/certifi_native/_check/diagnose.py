@@ -87,7 +87,7 @@ def _finding(
             "self_signed_leaf",
             leaf,
             f"The server's certificate {leaf.subject} (SHA-256 {leaf.sha256}) is self-signed: "
-            "no CA vouches for it, so no bundle verifies it.",
+            "no CA vouches for it, so " + "{bundles} cannot verify it.",
             "have the server use a certificate from a CA you trust; or, if you trust this one server, "
             "give its certificate to your client alone (REQUESTS_CA_BUNDLE=server.pem or verify='server.pem')",
         )
@@ -109,19 +109,30 @@ def _missing_finding(
 ) -> _Finding:
     top = chain[-1]
     root = _root_of(chain, bundles)
+    holders = [b for b in bundles if root is not None and b.holds(root)]
+    found_in = [b.name for b in holders]
+    if root is not None and root.self_signed:
+        holding = ", ".join(b.label for b in holders)
+        where = f" It is in: {holding}." if holders else " None of the bundles checked holds it."
+        return _Finding(
+            "root_not_in_bundle" if found_in else "unknown_root",
+            root,
+            f"The root CA {root.subject} (SHA-256 {root.sha256}) is not in " + "{bundles}." + where,
+            _fix_for_missing(bundle, found_in),
+            found_in,
+        )
+    if not chain_complete:  # what the server sends beyond its own certificate is unknown
+        return _Finding(
+            "unknown_issuer",
+            None,
+            f"The issuer {top.issuer} of the server's certificate is not in " + "{bundles}. Python "
+            f"{sys.version_info[0]}.{sys.version_info[1]} shows only the server's own certificate, so a "
+            "missing intermediate cannot be told from an unknown root.",
+            "run the check with Python 3.10 or later to see the whole chain",
+            found_in,
+            missing_subject=top.issuer,
+        )
     if root is not None:
-        holders = [b for b in bundles if b.holds(root)]
-        found_in = [b.name for b in holders]
-        if root.self_signed:
-            holding = ", ".join(b.label for b in holders)
-            where = f" It is in: {holding}." if holders else " None of the bundles checked holds it."
-            return _Finding(
-                "root_not_in_bundle" if found_in else "unknown_root",
-                root,
-                f"The root CA {root.subject} (SHA-256 {root.sha256}) is not in " + "{bundles}." + where,
-                _fix_for_missing(bundle, found_in),
-                found_in,
-            )
         return _Finding(
             "incomplete_chain",
             root,
@@ -129,16 +140,6 @@ def _missing_finding(
             f"only {', '.join(b.label for b in holders)} holds it.",
             "configure the server to send its full chain (leaf, then intermediates)",
             found_in,
-        )
-    if not chain_complete:
-        return _Finding(
-            "unknown_issuer",
-            None,
-            f"The issuer {top.issuer} of the server's certificate is in none of the bundles. Python "
-            f"{sys.version_info[0]}.{sys.version_info[1]} shows only the server's own certificate, so a "
-            "missing intermediate cannot be told from an unknown root.",
-            "run the check with Python 3.10 or later to see the whole chain",
-            missing_subject=top.issuer,
         )
     if top.ca:
         return _Finding(
