@@ -5,6 +5,7 @@
 
 mod bundle;
 mod cache;
+mod check;
 mod hashed_dir;
 mod pem;
 mod roots;
@@ -37,6 +38,10 @@ fn served_or_packaged(packaged: &Path, job: impl FnOnce() -> Served) -> Served {
 #[pyo3(name = "_native")]
 mod native {
     use super::*;
+
+    // `certifi-native check`: one source's roots alone, and facts about certificates.
+    #[pymodule_export]
+    use crate::check::{describe_certs, source_bundle};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

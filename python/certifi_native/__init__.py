@@ -9,7 +9,9 @@ from . import _native
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["capath", "contents", "info", "refresh", "ssl_context", "where"]
+    from ._check import Report
+
+__all__ = ["capath", "check", "contents", "info", "refresh", "ssl_context", "where"]
 __version__: str = _native.__version__
 
 # Mozilla's set as released; served only when no cache folder can be written.
@@ -64,3 +66,11 @@ def ssl_context() -> "ssl.SSLContext":
     if os.path.isdir(path):
         return ssl.create_default_context(capath=path)
     return ssl.create_default_context(cafile=path)
+
+
+def check(url: str, timeout: float = 10.0) -> "Report":
+    """Why ``url``'s certificate does or does not verify, per CA bundle (see docs/check.md).
+    Raises ``certifi_native._check.CheckError`` when no TLS connection can be made."""
+    from ._check import check as run_check  # on use: `import certifi_native` stays lean
+
+    return run_check(url, timeout)

@@ -26,7 +26,37 @@ def _parser() -> argparse.ArgumentParser:
     info_cmd = commands.add_parser("info", help="explain what the bundle holds and why")
     info_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
     commands.add_parser("capath", help="print the path of the hashed CA folder (OpenSSL's CApath layout)")
+    check_cmd = commands.add_parser("check", help="explain why a server's certificate does or does not verify")
+    check_cmd.add_argument("url", help="https://host[:port] (the scheme may be left out)")
+    check_cmd.add_argument("--json", action="store_true", help="print the report as JSON (schema: docs/check.md)")
+    check_cmd.add_argument(
+        "--timeout", type=seconds, default=10.0, metavar="S", help="seconds allowed per connection (default 10)"
+    )
     return parser
+
+
+def seconds(text: str) -> float:
+    """A positive number of seconds (argparse names this function in its error)."""
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+def _check(url: str, as_json: bool, timeout: float) -> int:
+    """`check`: the report, or one line on stderr when no TLS connection can be made."""
+    from ._check import CheckError, check, error_dict  # imported on use: the plain CLI stays lean
+
+    try:
+        report = check(url, timeout)
+    except CheckError as err:
+        if as_json:
+            print(json.dumps(error_dict(url, err), indent=2, sort_keys=True))
+        else:
+            print(f"certifi-native check: {err.message}", file=sys.stderr)
+        return err.exit_code
+    print(json.dumps(report.as_dict(), indent=2, sort_keys=True) if as_json else report)
+    return report.exit_code
 
 
 def _summary(report: Dict[str, Any]) -> str:
@@ -55,6 +85,8 @@ def _summary(report: Dict[str, Any]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args.url, args.json, args.timeout)
     if args.command == "info":
         report = info()
         print(json.dumps(report, indent=2, sort_keys=True) if args.json else _summary(report))
