@@ -75,8 +75,11 @@ impl Settings {
             mode,
             extra_files,
             cache_dir: non_empty(ENV_CACHE_DIR).map(PathBuf::from),
-            ssl_cert_file: non_empty("SSL_CERT_FILE"),
-            ssl_cert_dir: non_empty("SSL_CERT_DIR"),
+            // As rustls-native-certs reads them: an empty SSL_CERT_FILE still
+            // replaces the store (with nothing); an SSL_CERT_DIR naming no folder does not.
+            ssl_cert_file: env::var_os("SSL_CERT_FILE"),
+            ssl_cert_dir: env::var_os("SSL_CERT_DIR")
+                .filter(|v| env::split_paths(v).any(|p| !p.as_os_str().is_empty())),
         }
     }
 

@@ -128,3 +128,16 @@ def test_ssl_cert_file_and_dir_replace_the_os_store(tmp_path: Path, ca: trustme.
         ders = bundle_ders(Path(seen["where"]).read_text("ascii"))
         assert ders == [der_of(ca.cert_pem.bytes())], (variable, len(ders))
         assert not seen["info"]["mozilla_fallback"]
+
+
+def test_an_empty_ssl_cert_file_does_not_share_the_system_bundle(
+    store_with_ca: Path, ca: trustme.CA, home: Path
+) -> None:
+    # rustls-native-certs reads an empty SSL_CERT_FILE as a (missing) replacement
+    # of the store: that bundle is the Mozilla fallback and must not be served
+    # to processes without the variable, whichever process builds first.
+    emptied = probe(clean_env(home, SSL_CERT_FILE=""), store_with_ca)
+    assert emptied["info"]["mozilla_fallback"] is True
+    plain = probe(clean_env(home), store_with_ca)
+    assert plain["where"] != emptied["where"]
+    assert der_of(ca.cert_pem.bytes()) in bundle_ders(Path(plain["where"]).read_text("ascii"))
