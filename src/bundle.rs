@@ -192,7 +192,7 @@ fn publish(
     if !same {
         cache::write_atomic(bundle, text.as_bytes())?;
     }
-    cache::write_atomic(
+    cache::write_atomic_unsynced(
         stamp,
         cache::stamp_text(valid_until, sources, bundle).as_bytes(),
     )
