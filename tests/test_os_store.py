@@ -113,7 +113,7 @@ print(json.dumps([first, second, count()]))
 def test_refresh_sees_a_change_inside_one_process(tmp_path: Path, ca: trustme.CA, env: dict[str, str]) -> None:
     store = make_store(tmp_path / "store", with_host=True)
     ca_file = write_pem(tmp_path / "ca.pem", ca.cert_pem.bytes())
-    argv = [sys.executable, "-c", REFRESH, "/etc/ssl/certs/added-test-ca.pem", ca_file]
+    argv = [sys.executable, "-c", REFRESH, "/etc/ssl/certs/added-test-ca.pem", str(ca_file)]
     first, second, third = json.loads(run_with_store(store, argv, env).stdout)
     assert (store / "added-test-ca.pem").is_file()
     assert second == first and third == first + 1
