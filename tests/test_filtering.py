@@ -118,7 +118,7 @@ def test_bad_entries_are_dropped_with_reasons_and_the_rest_kept(
     errors = [e["reason"] for e in report["errors"] if e["source"] == label]
     assert len(errors) == 3, errors
     assert re.fullmatch(r'PEM block "(EC )?PRIVATE KEY" at line \d+ is not a certificate', errors[0]), errors
-    assert re.fullmatch(r"PEM block at line \d+ does not hold a DER structure", errors[1]), errors
+    assert re.fullmatch(r'PEM block "CERTIFICATE" at line \d+ is cut short or not DER', errors[1]), errors
     assert re.fullmatch(r'truncated PEM block "CERTIFICATE" at line \d+: no END line', errors[2]), errors
     assert extra_source(report, mixed) == {
         "name": "extra",
