@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::settings::Settings;
+use crate::settings::{absolute, Settings};
 
 /// Where to try to keep bundles, best first: the user's setting, the user's
 /// cache folder, a per-user folder in the temp dir.
@@ -16,7 +16,8 @@ pub fn candidate_dirs(settings: &Settings) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = settings.cache_dir.iter().cloned().collect();
     dirs.extend(dirs::cache_dir().map(|d| d.join("certifi-native")));
     dirs.push(std::env::temp_dir().join(per_user_temp_name()));
-    dirs
+    // A relative setting, HOME or TMPDIR must not make where() relative.
+    dirs.into_iter().map(absolute).collect()
 }
 
 #[cfg(unix)]

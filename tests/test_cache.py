@@ -14,7 +14,18 @@ from typing import Any
 import certifi_native
 import pytest
 import trustme
-from conftest import PROBE, clean_env, openssl_roots, probe, run_namespaced, run_py, write_pem
+from conftest import (
+    PROBE,
+    bundle_ders,
+    clean_env,
+    der_of,
+    openssl_roots,
+    probe,
+    run,
+    run_namespaced,
+    run_py,
+    write_pem,
+)
 
 PACKAGED = Path(certifi_native.__file__).parent / "cacert.pem"
 
@@ -255,6 +266,22 @@ def test_the_path_is_stable_per_configuration(tmp_path: Path, home: Path, ca: tr
     paths = [[probe(clean_env(home, **c))["where"] for _ in range(2)] for c in configurations]
     assert all(first == second for first, second in paths), paths
     assert len({first for first, _ in paths}) == len(configurations), paths
+
+
+def test_relative_settings_give_an_absolute_path_of_their_own(
+    tmp_path: Path, home: Path, ca: trustme.CA, other_ca: trustme.CA
+) -> None:
+    # The same relative names, from two folders: two files, two bundles.
+    seen = []
+    for folder, test_ca in [(tmp_path / "one", ca), (tmp_path / "two", other_ca)]:
+        write_pem(folder / "extra.pem", test_ca.cert_pem.bytes())
+        env = clean_env(home, CERTIFI_NATIVE_CACHE_DIR="cache", CERTIFI_NATIVE_EXTRA_CA_CERTS="extra.pem")
+        where = run([sys.executable, "-c", PROBE], env, cwd=folder).stdout
+        path = Path(json.loads(where)["where"])
+        assert path.is_absolute() and path.parent == folder / "cache"
+        assert bundle_ders(path.read_text("ascii"))[-1] == der_of(test_ca.cert_pem.bytes())
+        seen.append(path.name)
+    assert seen[0] != seen[1]
 
 
 # --- nothing writable ----------------------------------------------------------
