@@ -29,12 +29,13 @@ from conftest import (
 
 PACKAGED = Path(certifi_native.__file__).parent / "cacert.pem"
 
-# Prints where(), info() and every file left under argv[1] (inside the namespace).
-PROBE_AND_LIST = PROBE.replace(
-    "print(json.dumps({",
-    "import os, sys; files = sorted(os.path.join(d, f) for d, _, fs in os.walk(sys.argv[1]) for f in fs)\n"
-    "print(json.dumps({'files': files, ",
-)
+# Prints where(), info() and then every file left under argv[1] (inside the namespace).
+PROBE_AND_LIST = r"""
+import json, os, sys, certifi_native
+seen = {"where": certifi_native.where(), "info": certifi_native.info()}
+seen["files"] = sorted(os.path.join(d, f) for d, _, files in os.walk(sys.argv[1]) for f in files)
+print(json.dumps(seen))
+"""
 
 
 def assert_valid_bundle(path: str | Path) -> None:
