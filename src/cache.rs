@@ -142,8 +142,8 @@ fn is_temp_name(name: &str) -> bool {
     numeric() && numeric() && fields.next().is_some_and(|target| !target.is_empty())
 }
 
-/// Removes the temp files that writers killed mid-write left in `dir` (never
-/// a file another name or a recent one: its writer may still be at work).
+/// Removes the temp files that writers killed mid-write left in `dir`: never a
+/// file of another shape, nor a recent one (its writer may still be at work).
 pub fn remove_stale_temps(dir: &Path, now: SystemTime) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
