@@ -4,13 +4,24 @@ the host's roots plus a test CA, and real TLS clients verifying with where()."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
-from conftest import bundle_ders, clean_env, der_of, make_store, probe, run_with_store, write_pem
+from conftest import (
+    PROBE,
+    bundle_ders,
+    clean_env,
+    der_of,
+    make_store,
+    probe,
+    run_namespaced,
+    run_with_store,
+    write_pem,
+)
 
 pytestmark = pytest.mark.usefixtures("namespaces")
 
@@ -91,6 +102,34 @@ def test_a_store_change_is_seen_by_the_next_process(
     after = probe(env, store)
     assert after["where"] == before["where"], "one configuration, one path"
     assert der_of(ca.cert_pem.bytes()) in bundle_ders(Path(after["where"]).read_text("ascii"))
+
+
+@pytest.mark.skipif(shutil.which("update-ca-certificates") is None, reason="not a Debian-like system")
+def test_update_ca_certificates_is_noticed(tmp_path: Path, ca: trustme.CA, env: dict[str, str]) -> None:
+    # Debian's own tool rebuilds a private /etc/ssl/certs from the system's
+    # roots plus /usr/local/share/ca-certificates (its hooks, e.g. Java's, are
+    # left out: they write elsewhere).
+    store, local, no_hooks = tmp_path / "store", tmp_path / "local", tmp_path / "hooks"
+    for folder in (store, local, no_hooks):
+        folder.mkdir()
+    setup = " && ".join(
+        [
+            f"mount --bind {store} /etc/ssl/certs",
+            f"mount --bind {local} /usr/local/share/ca-certificates",
+            f"mount --bind {no_hooks} /etc/ca-certificates/update.d",
+            "update-ca-certificates >/dev/null",
+        ]
+    )
+    paths, bundles = [], []
+    for _ in range(2):
+        path = Path(json.loads(run_namespaced(setup, [sys.executable, "-c", PROBE], env).stdout)["where"])
+        paths.append(path)
+        bundles.append(bundle_ders(path.read_text("ascii")))
+        write_pem(local / "certifi-native-test.crt", ca.cert_pem.bytes())
+    before, after = bundles
+    assert len(before) >= 100 and der_of(ca.cert_pem.bytes()) not in before
+    assert set(after) - set(before) == {der_of(ca.cert_pem.bytes())} and len(after) == len(before) + 1
+    assert paths[0] == paths[1]
 
 
 # One process: the store changes under it; where() keeps its answer (the store
