@@ -142,6 +142,26 @@ def test_fork_children_get_a_valid_bundle(env: dict[str, str]) -> None:
     assert codes == [0] * 24
 
 
+# Bytes this process read through system calls during one where() (Linux).
+READ_BY_WHERE = r"""
+import json, certifi_native
+def bytes_read():
+    with open("/proc/self/io") as io:
+        return int(next(line for line in io if line.startswith("rchar:")).split()[1])
+before = bytes_read()
+certifi_native.where()
+print(json.dumps(bytes_read() - before))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/self/io")
+def test_a_warm_first_where_reads_the_stamp_not_the_store(env: dict[str, str]) -> None:
+    cold = json.loads(run_py(READ_BY_WHERE, env).stdout)
+    warm = json.loads(run_py(READ_BY_WHERE, env).stdout)
+    assert cold > 100_000, "the cold call reads the store (the measure works)"
+    assert warm < 8_000, f"a warm first where() read {warm} bytes"
+
+
 # --- damaged and planted files ----------------------------------------------
 
 
