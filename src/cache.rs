@@ -216,7 +216,8 @@ pub fn is_fresh(stamp: &Path, sources: &str, bundle: &Path, now: u64) -> bool {
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|n| n.parse::<u64>().ok());
     match valid_until {
-        Some(until) if now < until => stamp_text(until, sources, bundle) == stored,
+        // A root is valid through its notAfter second (as `select` judges it).
+        Some(until) if now <= until => stamp_text(until, sources, bundle) == stored,
         _ => false,
     }
 }
@@ -278,9 +279,9 @@ mod tests {
         let paths = vec![watched.clone()];
         let sources = || sources_stamp(Some(&paths));
         write_atomic(&stamp, stamp_text(100, &sources(), &bundle).as_bytes()).unwrap();
-        assert!(is_fresh(&stamp, &sources(), &bundle, 99));
+        assert!(is_fresh(&stamp, &sources(), &bundle, 100));
         assert!(
-            !is_fresh(&stamp, &sources(), &bundle, 100),
+            !is_fresh(&stamp, &sources(), &bundle, 101),
             "past the first expiry"
         );
         assert!(

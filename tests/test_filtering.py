@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def expired_ca_pem() -> bytes:
-    """A self-signed CA certificate that expired yesterday."""
+def expiring_ca_pem(expires_in: datetime.timedelta, name: str = "certifi-native expired test CA") -> bytes:
+    """A self-signed CA certificate whose notAfter is ``expires_in`` from now."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certifi-native expired test CA")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=30))
-        .not_valid_after(now - datetime.timedelta(days=1))
+        .not_valid_after(now + expires_in)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -87,7 +88,7 @@ def test_bad_entries_are_dropped_with_reasons_and_the_rest_kept(
         good,
         b"garbage \x00\xff between blocks\n",
         leaf.cert_chain_pems[0].bytes(),
-        expired_ca_pem(),
+        expiring_ca_pem(datetime.timedelta(days=-1)),
         leaf.private_key_pem.bytes(),
         truncated_body,
         second_good,
@@ -134,6 +135,22 @@ def test_bad_entries_are_dropped_with_reasons_and_the_rest_kept(
         assert extra_source(report, path)["loaded"] == 0
     assert any("expired test CA" in (d["subject"] or "") for d in report["dropped"])
     assert all(re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", d["sha256"]) for d in report["dropped"])
+
+
+def test_a_root_that_expires_is_dropped_by_the_next_process(tmp_path: Path, home: Path, os_store: Path) -> None:
+    # The stamp keeps the first expiry; past it the cached bundle is rebuilt.
+    expiring = expiring_ca_pem(datetime.timedelta(seconds=2), "certifi-native soon expired CA")
+    extra = write_pem(tmp_path / "expiring.pem", expiring)
+    env = extra_env(home, extra, SSL_CERT_FILE=str(os_store))
+    first = probe(env)
+    assert der_of(expiring) in bundle_ders(Path(first["where"]).read_text("ascii"))
+    not_after = x509.load_pem_x509_certificate(expiring).not_valid_after_utc.timestamp()
+    while time.time() < not_after + 1.5:  # waits past the expiry; asserts nothing about time
+        time.sleep(0.25)
+    second = probe(env)
+    assert second["where"] == first["where"]
+    assert der_of(expiring) not in bundle_ders(Path(second["where"]).read_text("ascii"))
+    assert [d["reason"].split(" on ")[0] for d in second["info"]["dropped"]] == ["expired"]
 
 
 def test_unknown_mode_is_a_note_and_system_behaviour(home: Path, os_store: Path, other_ca: trustme.CA) -> None:
