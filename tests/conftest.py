@@ -13,7 +13,6 @@ import http.server
 import json
 import os
 import re
-import shlex
 import shutil
 import ssl
 import subprocess
@@ -187,14 +186,16 @@ def run_with_store(
 ) -> subprocess.CompletedProcess[str]:
     """Runs ``argv`` in a private mount namespace where ``store`` is bind-mounted
     over /etc/ssl/certs: the OS store, as every program in there sees it."""
-    return run_namespaced(f"mount --bind {shlex.quote(str(store))} /etc/ssl/certs", argv, env, **kwargs)
+    script = 'mount --make-rprivate / && mount --bind "$0" /etc/ssl/certs && exec "$@"'
+    return run(["unshare", "--mount", "--fork", "sh", "-c", script, store, *argv], env, **kwargs)
 
 
 def run_namespaced(
     setup: str, argv: Sequence[str | os.PathLike[str]], env: dict[str, str], **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
-    """Runs ``argv`` in a private mount namespace after the shell commands
-    ``setup`` (mounts: a read-only HOME, a tiny tmpfs...); the host never sees them."""
+    """Like ``run_with_store``, for any mounts: runs ``argv`` in a private mount
+    namespace after the shell commands ``setup`` (a read-only HOME, a tiny
+    tmpfs...); the host never sees them."""
     script = f'mount --make-rprivate / && {setup} && exec "$@"'
     return run(["unshare", "--mount", "--fork", "sh", "-c", script, "sh", *argv], env, **kwargs)
 
