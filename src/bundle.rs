@@ -131,6 +131,7 @@ pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
         paths.extend(settings.extra_files.iter().cloned());
         paths
     });
+    let sources = cache::sources_stamp(watched.as_deref());
     let mut refused = Vec::new();
     let mut built: Option<(String, u64, Report)> = None;
     for dir in cache::candidate_dirs(settings) {
@@ -141,7 +142,7 @@ pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
         let bundle = dir.join(format!("{name}.pem"));
         let stamp = dir.join(format!("{name}.stamp"));
         let unix_now = select::unix_seconds(now);
-        if !force && cache::is_fresh(&stamp, watched.as_deref(), &bundle, unix_now) {
+        if !force && cache::is_fresh(&stamp, &sources, &bundle, unix_now) {
             return Served {
                 path: bundle,
                 degraded: None,
@@ -154,7 +155,8 @@ pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
             let until = roots.iter().map(|r| r.not_after).min().unwrap_or(u64::MAX);
             (render(&roots, &report), until, report)
         });
-        match publish(&bundle, &stamp, text, *valid_until, watched.as_deref()) {
+        cache::remove_stale_temps(&dir, now);
+        match publish(&bundle, &stamp, text, *valid_until, &sources) {
             Ok(()) => {
                 hashed_dir::follow(&bundle);
                 return Served {
@@ -185,16 +187,16 @@ fn publish(
     stamp: &Path,
     text: &str,
     valid_until: u64,
-    watched: Option<&[PathBuf]>,
+    sources: &str,
 ) -> std::io::Result<()> {
     let same = fs::symlink_metadata(bundle).is_ok_and(|m| m.is_file())
         && fs::read(bundle).is_ok_and(|old| old == text.as_bytes());
     if !same {
         cache::write_atomic(bundle, text.as_bytes())?;
     }
-    cache::write_atomic(
+    cache::write_atomic_unsynced(
         stamp,
-        cache::stamp_text(valid_until, watched, bundle).as_bytes(),
+        cache::stamp_text(valid_until, sources, bundle).as_bytes(),
     )
 }
 
@@ -203,35 +205,38 @@ fn publish(
 struct Memo {
     settings: Settings,
     path: PathBuf,
-    len: u64,
+    /// `cache::file_fingerprint` of `path` when it was served.
+    fingerprint: String,
     degraded: Option<String>,
+    refused: Vec<String>,
 }
 
 static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
 
 /// `where()`: the first call of a process checks the stamp; later calls with
-/// the same settings only check that the file is still there.
+/// the same settings only check (one `lstat`) that the file is still the one served.
 pub fn current(packaged: &Path, force: bool) -> Served {
     let settings = Settings::from_env();
     let mut memo = MEMO.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let (false, Some(m)) = (force, memo.as_ref()) {
-        let intact =
-            fs::symlink_metadata(&m.path).is_ok_and(|meta| meta.is_file() && meta.len() == m.len);
-        if m.settings == settings && intact {
+        if m.settings == settings
+            && cache::file_fingerprint(&m.path).as_ref() == Some(&m.fingerprint)
+        {
             return Served {
                 path: m.path.clone(),
                 degraded: m.degraded.clone(),
-                refused: Vec::new(),
+                refused: m.refused.clone(),
                 report: None,
             };
         }
     }
     let served = serve(&settings, packaged, force);
-    *memo = fs::metadata(&served.path).ok().map(|meta| Memo {
+    *memo = cache::file_fingerprint(&served.path).map(|fingerprint| Memo {
         settings,
         path: served.path.clone(),
-        len: meta.len(),
+        fingerprint,
         degraded: served.degraded.clone(),
+        refused: served.refused.clone(),
     });
     served
 }

@@ -61,11 +61,11 @@ fn decode_block(label: &str, start: usize, body: &str) -> Result<Vec<u8>, String
     }
     let der = STANDARD
         .decode(body)
-        .map_err(|err| format!("PEM block at line {start} is not valid base64: {err}"))?;
+        .map_err(|err| format!("PEM block {label:?} at line {start} is not valid base64: {err}"))?;
     match first_element_len(&der) {
         Some(len) => Ok(der[..len].to_vec()),
         None => Err(format!(
-            "PEM block at line {start} does not hold a DER structure"
+            "PEM block {label:?} at line {start} is cut short or not DER"
         )),
     }
 }

@@ -56,6 +56,13 @@ fn non_empty(name: &str) -> Option<OsString> {
     env::var_os(name).filter(|v| !v.is_empty())
 }
 
+/// `path` against the current folder: a relative path names another file in
+/// another folder, so it must not name the same bundle (and `where()` is absolute).
+pub fn absolute(path: impl Into<PathBuf>) -> PathBuf {
+    let path = path.into();
+    std::path::absolute(&path).unwrap_or(path)
+}
+
 impl Settings {
     pub fn from_env() -> Settings {
         let mode_requested = non_empty(ENV_MODE).map(|v| v.to_string_lossy().into_owned());
@@ -67,6 +74,7 @@ impl Settings {
             .map(|v| {
                 env::split_paths(&v)
                     .filter(|p| !p.as_os_str().is_empty())
+                    .map(absolute)
                     .collect()
             })
             .unwrap_or_default();
@@ -75,8 +83,11 @@ impl Settings {
             mode,
             extra_files,
             cache_dir: non_empty(ENV_CACHE_DIR).map(PathBuf::from),
-            ssl_cert_file: non_empty("SSL_CERT_FILE"),
-            ssl_cert_dir: non_empty("SSL_CERT_DIR"),
+            // As rustls-native-certs reads them: an empty SSL_CERT_FILE still
+            // replaces the store (with nothing); an SSL_CERT_DIR naming no folder does not.
+            ssl_cert_file: env::var_os("SSL_CERT_FILE"),
+            ssl_cert_dir: env::var_os("SSL_CERT_DIR")
+                .filter(|v| env::split_paths(v).any(|p| !p.as_os_str().is_empty())),
         }
     }
 
@@ -111,10 +122,10 @@ impl Settings {
             id.push_str(&format!("extra={}\n", extra.display()));
         }
         if let Some(file) = &self.ssl_cert_file {
-            id.push_str(&format!("ssl_cert_file={}\n", file.to_string_lossy()));
+            id.push_str(&format!("ssl_cert_file={}\n", absolute(file).display()));
         }
-        if let Some(dir) = &self.ssl_cert_dir {
-            id.push_str(&format!("ssl_cert_dir={}\n", dir.to_string_lossy()));
+        for dir in self.ssl_cert_dir.iter().flat_map(env::split_paths) {
+            id.push_str(&format!("ssl_cert_dir={}\n", absolute(dir).display()));
         }
         id
     }

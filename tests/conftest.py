@@ -12,6 +12,7 @@ import base64
 import contextlib
 import datetime
 import http.server
+import json
 import os
 import re
 import shutil
@@ -219,3 +220,46 @@ def run_with_store(
     over /etc/ssl/certs: the OS store, as every program in there sees it."""
     script = 'mount --make-rprivate / && mount --bind "$0" /etc/ssl/certs && exec "$@"'
     return run(["unshare", "--mount", "--fork", "sh", "-c", script, store, *argv], env, **kwargs)
+
+
+def run_namespaced(
+    setup: str, argv: Sequence[str | os.PathLike[str]], env: dict[str, str], **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """Like ``run_with_store``, for any mounts: runs ``argv`` in a private mount
+    namespace after the shell commands ``setup`` (a read-only HOME, a tiny
+    tmpfs...); the host never sees them."""
+    script = f'mount --make-rprivate / && {setup} && exec "$@"'
+    return run(["unshare", "--mount", "--fork", "sh", "-c", script, "sh", *argv], env, **kwargs)
+
+
+# --- reading bundles --------------------------------------------------------
+
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n", re.S)
+
+# Prints where() and info() as one JSON object (see ``probe``).
+PROBE = "import json, certifi_native as c; print(json.dumps({'where': c.where(), 'info': c.info()}))"
+
+
+def bundle_ders(text: str) -> list[bytes]:
+    """The DER of each certificate of a PEM bundle, in order."""
+    return [ssl.PEM_cert_to_DER_cert(block) for block in _PEM_BLOCK.findall(text)]
+
+
+def der_of(pem: bytes) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
+
+
+def openssl_roots(path: str | os.PathLike[str]) -> int:
+    """How many CA certificates OpenSSL (Python's ssl) loads from ``path``; raises if it cannot."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=os.fspath(path))
+    return int(context.cert_store_stats()["x509_ca"])
+
+
+def probe(env: dict[str, str], store: Path | None = None, code: str = PROBE) -> dict[str, Any]:
+    """Runs ``code`` (default: print where() and info() as JSON) in a fresh
+    process, inside a private OS store if ``store`` is given; returns the JSON."""
+    argv = [sys.executable, "-c", code]
+    proc = run_with_store(store, argv, env) if store is not None else run(argv, env)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
