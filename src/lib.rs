@@ -6,6 +6,7 @@
 mod bundle;
 mod cache;
 mod pem;
+mod record;
 mod roots;
 mod select;
 mod settings;
@@ -67,6 +68,23 @@ mod native {
             None => &bundle::assemble(&settings, SystemTime::now()).1,
         };
         report_dict(py, report, &served, &settings)
+    }
+
+    /// `where()` for the start-up hook, which also leaves the record that
+    /// lets the next start-up skip loading this module (see record.rs).
+    #[pyfunction]
+    fn startup_where(packaged: PathBuf) -> String {
+        let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
+        if served.degraded.is_none() {
+            record::write(&served.path, &packaged);
+        }
+        served.path.to_string_lossy().into_owned()
+    }
+
+    /// Whether `path` is named like a bundle of ours (any settings).
+    #[pyfunction]
+    fn is_bundle_path(path: PathBuf) -> bool {
+        bundle::is_bundle_path(&path)
     }
 
     /// The text of the packaged `cacert.pem` (for the release check).
