@@ -123,8 +123,13 @@ fn bundle_name(settings: &Settings) -> String {
 /// Whether `path` is named like a bundle of ours, whatever its settings: the
 /// activation repairs a variable naming one that a cache clean-up removed.
 pub fn is_bundle_path(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let stem = name.strip_prefix("cacert-").and_then(|r| r.strip_suffix(".pem"));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let stem = name
+        .strip_prefix("cacert-")
+        .and_then(|r| r.strip_suffix(".pem"));
     let Some((mode, short)) = stem.and_then(|s| s.rsplit_once('-')) else {
         return false;
     };
@@ -290,10 +295,14 @@ mod tests {
     #[test]
     fn bundle_paths_are_recognised_by_name() {
         let name = bundle_name(&Settings::mozilla_only());
-        assert!(is_bundle_path(&Path::new("/any/where").join(format!("{name}.pem"))));
+        assert!(is_bundle_path(
+            &Path::new("/any/where").join(format!("{name}.pem"))
+        ));
         assert!(!is_bundle_path(Path::new("/x/cacert-system-1234.pem")));
         assert!(!is_bundle_path(Path::new("/x/ca-certificates.crt")));
-        assert!(!is_bundle_path(&Path::new("/x").join(format!("{name}.stamp"))));
+        assert!(!is_bundle_path(
+            &Path::new("/x").join(format!("{name}.stamp"))
+        ));
     }
 
     #[test]

@@ -54,7 +54,10 @@ pub fn text(bundle: &Path, packaged: &Path) -> Option<String> {
     ));
     text.push_str(&format!("path {}\n", bundle.to_str()?));
     let fields = vars.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()]);
-    if fields.chain([packaged.to_str()?, bundle.to_str()?]).any(|f| f.contains('\n')) {
+    if fields
+        .chain([packaged.to_str()?, bundle.to_str()?])
+        .any(|f| f.contains('\n'))
+    {
         return None;
     }
     text.push_str(&stamp);
