@@ -228,5 +228,5 @@ def make_venv(venv: Path, wheelhouse: Path, *packages: str | os.PathLike[str], w
 
 def install_into(venv: Path, wheelhouse: Path, *packages: str | os.PathLike[str]) -> None:
     # --isolated: offline, so no host pip settings (find-links, index) apply.
-    pip = [sys.executable, "-m", "pip", "--isolated", "--python", venv_python(venv), "install", "-q"]
+    pip: list[str | os.PathLike[str]] = [sys.executable, "-m", "pip", "--isolated", "--python", venv_python(venv), "install", "-q"]
     run([*pip, "--no-index", "--find-links", wheelhouse, *packages], dict(os.environ), timeout=600)

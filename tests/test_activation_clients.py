@@ -118,7 +118,7 @@ def test_pip_download_and_install_from_an_https_index(
     handler = functools.partial(_Files, directory=str(root))
     with https_server(ca.issue_cert("localhost", "127.0.0.1"), handler=handler) as url:
         quiet = ["--disable-pip-version-check", "--no-input", "--retries", "0", "--no-cache-dir"]
-        pip = [python, "-m", "pip", *quiet]
+        pip: list[str | Path] = [python, "-m", "pip", *quiet]
         index = ["--index-url", f"{url}/simple/"]
         run_with_store(store, [*pip, "download", "--no-deps", "-d", tmp_path / "got", *index, "six"], env)
         assert (tmp_path / "got" / wheel.name).is_file()
