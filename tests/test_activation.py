@@ -143,6 +143,14 @@ def test_auto_env_sets_only_the_variable(venv: Path, env: dict[str, str]) -> Non
     assert certifi_path == own_certifi_file(venv, env) != ours
 
 
+def test_auto_certifi_points_certifi_only(venv: Path, env: dict[str, str]) -> None:
+    only_certifi = {**env, "CERTIFI_NATIVE_AUTO": "certifi"}
+    report = started(venv, only_certifi)
+    certifi_path, ours = certifi_where(venv, only_certifi)
+    assert report["requests"] is None and not report["native_loaded"]
+    assert certifi_path == ours != own_certifi_file(venv, env)
+
+
 def test_a_child_process_sees_a_usable_path(venv: Path, env: dict[str, str]) -> None:
     # The child is `python -S`: no hook of its own, only what it inherited.
     code = """

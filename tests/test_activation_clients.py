@@ -124,3 +124,23 @@ def test_pip_download_and_install_from_an_https_index(
         assert (tmp_path / "got" / wheel.name).is_file()
         run_with_store(store, [*pip, "install", *index, "six"], env)
     assert "six" in run_with_store(store, [*pip, "list"], env).stdout
+
+
+def test_requests_lets_the_variable_override_session_verify(
+    namespaces: None, clients: Path, store: Path, server: str, env: dict[str, str], other_ca: trustme.CA, tmp_path: Path
+) -> None:
+    """The documented trade-off (a long-standing requests behaviour): with
+    REQUESTS_CA_BUNDLE set, ``Session.verify`` is ignored; per-request
+    ``verify=`` and ``CERTIFI_NATIVE_AUTO=certifi`` are the ways out."""
+    unrelated = tmp_path / "unrelated.pem"
+    unrelated.write_bytes(other_ca.cert_pem.bytes())
+    session = f"import requests; s = requests.Session(); s.verify = {str(unrelated)!r}\n"
+    through_session = session + f"print(s.get({server!r}).status_code)"
+    assert run_with_store(store, [clients, "-c", through_session], env).stdout == "200\n"  # verify ignored
+    per_request = session + f"print(s.get({server!r}, verify={str(unrelated)!r}).status_code)"
+    refused = run_with_store(store, [clients, "-c", per_request], env, check=False)
+    assert refused.returncode != 0 and VERIFY_FAILED in refused.stderr
+    certifi_only = {**env, "CERTIFI_NATIVE_AUTO": "certifi"}
+    refused = run_with_store(store, [clients, "-c", through_session], certifi_only, check=False)
+    assert refused.returncode != 0 and VERIFY_FAILED in refused.stderr
+    assert run_with_store(store, [clients, "-c", f"import requests; print(requests.get({server!r}).status_code)"], certifi_only).stdout == "200\n"

@@ -4,10 +4,10 @@ puts at the site-packages root (``certifi_native_activate.pth``, and
 
 Unless ``CERTIFI_NATIVE_AUTO=0``:
 
-- if neither ``REQUESTS_CA_BUNDLE`` nor ``CURL_CA_BUNDLE`` is set, set
-  ``REQUESTS_CA_BUNDLE`` to ``where()`` (child processes inherit it); a value
-  naming a bundle of ours that is gone (a cleaned cache) is repaired; any
-  other value is the user's and is kept;
+- unless ``CERTIFI_NATIVE_AUTO=certifi``: if neither ``REQUESTS_CA_BUNDLE``
+  nor ``CURL_CA_BUNDLE`` is set, set ``REQUESTS_CA_BUNDLE`` to ``where()``
+  (child processes inherit it); a value naming a bundle of ours that is gone
+  (a cleaned cache) is repaired; any other value is the user's and is kept;
 - unless ``CERTIFI_NATIVE_AUTO=env``, point certifi's ``where()`` and
   ``contents()`` at ours when certifi is imported, now or later.
 
@@ -33,6 +33,8 @@ REQUESTS = "REQUESTS_CA_BUNDLE"
 CURL = "CURL_CA_BUNDLE"
 OFF = ("0", "false", "no", "off")
 ENV_ONLY = "env"
+# certifi only: requests' Session.verify keeps working (the variable overrides it).
+CERTIFI_ONLY = "certifi"
 
 # What activation did in this interpreter (see status()); None until it ran.
 _done: Optional[Dict[str, Any]] = None
@@ -67,7 +69,10 @@ def _run(auto: str, done: Dict[str, Any]) -> None:
     if auto in OFF:
         done["requests_ca_bundle"] = done["certifi"] = f"left alone: {AUTO}={done['auto']}"
         return
-    _set_variable(done)
+    if auto == CERTIFI_ONLY:
+        done["requests_ca_bundle"] = f"left alone: {AUTO}={done['auto']} points certifi only"
+    else:
+        _set_variable(done)
     if auto == ENV_ONLY:
         done["certifi"] = f"left alone: {AUTO}={done['auto']} sets the variable only"
         return
