@@ -99,10 +99,7 @@ def _set_variable(done: Dict[str, Any]) -> None:
         return
     else:
         why = f"set: neither {REQUESTS} nor {CURL} was set"
-    bundle = _recorded_bundle()
-    done["bundle_from"] = "native module" if bundle is None else "start-up record"
-    if bundle is None:
-        bundle = _startup_where()
+    bundle = _variable_value(done)
     os.environ[REQUESTS] = bundle
     done["requests_ca_bundle"] = f"{why}; {REQUESTS}={bundle}"
 
@@ -117,8 +114,15 @@ def _packaged() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "cacert.pem")
 
 
+def _variable_value(done: Dict[str, Any]) -> str:
+    """What REQUESTS_CA_BUNDLE gets. The CERTIFI_NATIVE_CAPATH=1 fast mode
+    (capath()) belongs here, ahead of the record, which names bundle files."""
+    bundle = _recorded_bundle()
+    done["bundle_from"] = "native module" if bundle is None else "start-up record"
+    return _startup_where() if bundle is None else bundle
+
+
 def _startup_where() -> str:
-    # Where the lead wires in the CERTIFI_NATIVE_CAPATH=1 fast mode (capath()).
     try:
         return str(_native().startup_where(_packaged()))
     except Exception:
