@@ -76,3 +76,30 @@ pub fn write(bundle: &Path, packaged: &Path) {
     }
     let _ = cache::write_atomic(&target, text.as_bytes());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_names_the_bundle_and_copies_its_stamp() {
+        let dir = env::temp_dir().join(format!("cn-record-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let bundle = dir.join("cacert-system-0123456789abcdef.pem");
+        fs::write(&bundle, "bundle").unwrap();
+        assert!(text(&bundle, &bundle).is_none(), "no stamp, no record");
+        let stamp = "certifi-native 0 valid-until 9\nbundle 1:2:3:4\n";
+        fs::write(bundle.with_extension("stamp"), stamp).unwrap();
+        let record = text(&bundle, &bundle).unwrap();
+        assert!(record.starts_with(HEADER));
+        assert!(record.contains(&format!("\npath {}\n", bundle.display())));
+        assert!(record.ends_with(stamp));
+        for name in OTHER_VARS {
+            assert!(record.contains(&format!("\nenv {name}=")), "{name}");
+        }
+        write(&bundle, &bundle);
+        assert_eq!(fs::read_to_string(dir.join(FILE_NAME)).unwrap(), record);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

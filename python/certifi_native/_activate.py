@@ -110,10 +110,6 @@ def _native() -> Any:
     return _native
 
 
-def _packaged() -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "cacert.pem")
-
-
 def _variable_value(done: Dict[str, Any]) -> str:
     """What REQUESTS_CA_BUNDLE gets. The CERTIFI_NATIVE_CAPATH=1 fast mode
     (capath()) belongs here, ahead of the record, which names bundle files."""
@@ -124,7 +120,9 @@ def _variable_value(done: Dict[str, Any]) -> str:
 
 def _startup_where() -> str:
     try:
-        return str(_native().startup_where(_packaged()))
+        from . import _PACKAGED
+
+        return str(_native().startup_where(_PACKAGED))
     except Exception:
         from . import where
 
@@ -181,6 +179,8 @@ def _replay(lines: Sequence[str]) -> Optional[str]:
         return None
     import time
 
+    from . import _PACKAGED
+
     recorded = set()
     bundle = None
     for line in lines[1:]:
@@ -192,7 +192,7 @@ def _replay(lines: Sequence[str]) -> Optional[str]:
                 return None
         elif key == "packaged":
             fingerprint, _, path = rest.partition(" ")
-            if path != _packaged() or _fingerprint(path) != fingerprint:
+            if path != _PACKAGED or _fingerprint(path) != fingerprint:
                 return None
         elif key == "path":
             bundle = rest
