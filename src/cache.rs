@@ -169,8 +169,8 @@ fn regular_file(meta: fs::Metadata) -> io::Result<fs::Metadata> {
     }
 }
 
-/// `dev:ino:len:mtime_ns`, or `missing`: the start-up record repeats it (record.rs).
-pub fn fingerprint(meta: io::Result<fs::Metadata>) -> String {
+/// `dev:ino:len:mtime_ns`, or `missing`; the start-up hook (_activate.py) reads it.
+fn fingerprint(meta: io::Result<fs::Metadata>) -> String {
     let Ok(meta) = meta else {
         return "missing".to_owned();
     };

@@ -76,7 +76,7 @@ mod native {
     fn startup_where(packaged: PathBuf) -> String {
         let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
         if served.degraded.is_none() {
-            record::write(&served.path, &packaged);
+            record::write(&served.path);
         }
         served.path.to_string_lossy().into_owned()
     }

@@ -4,6 +4,11 @@
 //! the hook only replays the checks: the same variables, the same file
 //! fingerprints (the bundle's stamp, copied), not past the first expiry.
 //! Any doubt on the hook's side means a miss, and a miss means the slow path.
+//!
+//! One record per cache folder, whichever venv wrote it: venvs sharing a cache
+//! share bundles. After an upgrade the record still names the bundle built by
+//! the previous version until a `where()` (e.g. `import certifi`) sees the
+//! stamp's version differ and rebuilds it, which invalidates the record.
 
 use std::env;
 use std::fs;
@@ -29,7 +34,7 @@ const OTHER_VARS: &[&str] = &[
 
 /// The record for `bundle` (just served for the current settings), or `None`
 /// when something cannot be written down plainly (a newline, non-UTF-8).
-pub fn text(bundle: &Path, packaged: &Path) -> Option<String> {
+pub fn text(bundle: &Path) -> Option<String> {
     let stamp = fs::read_to_string(bundle.with_extension("stamp")).ok()?;
     let mut vars: Vec<(String, String)> = Vec::new();
     for (name, value) in env::vars_os() {
@@ -47,17 +52,9 @@ pub fn text(bundle: &Path, packaged: &Path) -> Option<String> {
     for (name, value) in &vars {
         text.push_str(&format!("env {name}={value}\n"));
     }
-    text.push_str(&format!(
-        "packaged {} {}\n",
-        cache::fingerprint(fs::metadata(packaged)),
-        packaged.to_str()?
-    ));
     text.push_str(&format!("path {}\n", bundle.to_str()?));
     let fields = vars.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()]);
-    if fields
-        .chain([packaged.to_str()?, bundle.to_str()?])
-        .any(|f| f.contains('\n'))
-    {
+    if fields.chain([bundle.to_str()?]).any(|f| f.contains('\n')) {
         return None;
     }
     text.push_str(&stamp);
@@ -66,8 +63,8 @@ pub fn text(bundle: &Path, packaged: &Path) -> Option<String> {
 
 /// Writes the record beside `bundle` unless the same one is there already.
 /// Best effort: a missing record only costs the next start-up some time.
-pub fn write(bundle: &Path, packaged: &Path) {
-    let (Some(text), Some(dir)) = (text(bundle, packaged), bundle.parent()) else {
+pub fn write(bundle: &Path) {
+    let (Some(text), Some(dir)) = (text(bundle), bundle.parent()) else {
         return;
     };
     let target = dir.join(FILE_NAME);
@@ -88,17 +85,17 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let bundle = dir.join("cacert-system-0123456789abcdef.pem");
         fs::write(&bundle, "bundle").unwrap();
-        assert!(text(&bundle, &bundle).is_none(), "no stamp, no record");
+        assert!(text(&bundle).is_none(), "no stamp, no record");
         let stamp = "certifi-native 0 valid-until 9\nbundle 1:2:3:4\n";
         fs::write(bundle.with_extension("stamp"), stamp).unwrap();
-        let record = text(&bundle, &bundle).unwrap();
+        let record = text(&bundle).unwrap();
         assert!(record.starts_with(HEADER));
         assert!(record.contains(&format!("\npath {}\n", bundle.display())));
         assert!(record.ends_with(stamp));
         for name in OTHER_VARS {
             assert!(record.contains(&format!("\nenv {name}=")), "{name}");
         }
-        write(&bundle, &bundle);
+        write(&bundle);
         assert_eq!(fs::read_to_string(dir.join(FILE_NAME)).unwrap(), record);
         fs::remove_dir_all(&dir).unwrap();
     }

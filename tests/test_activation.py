@@ -194,6 +194,14 @@ def test_the_start_up_record_skips_the_native_module_until_something_changes(
     assert unknown["status"]["bundle_from"] == "native module"
 
 
+def test_venvs_sharing_a_cache_share_the_record(venv: Path, env: dict[str, str], tmp_path: Path, wheelhouse: Path) -> None:
+    other = make_venv(tmp_path / "other", wheelhouse, built_wheel())
+    started(venv, env)
+    answers = [started(python, env) for python in (other, venv, other)]
+    assert {a["status"]["bundle_from"] for a in answers} == {"start-up record"}
+    assert len({a["requests"] for a in answers}) == 1
+
+
 def test_info_tells_what_activation_did(venv: Path, env: dict[str, str]) -> None:
     shown = run([venv, "-m", "certifi_native", "info"], env).stdout
     assert "activation: ran at start-up (CERTIFI_NATIVE_AUTO=unset)" in shown

@@ -179,8 +179,6 @@ def _replay(lines: Sequence[str]) -> Optional[str]:
         return None
     import time
 
-    from . import _PACKAGED
-
     recorded = set()
     bundle = None
     for line in lines[1:]:
@@ -189,10 +187,6 @@ def _replay(lines: Sequence[str]) -> Optional[str]:
             name, _, value = rest.partition("=")
             recorded.add(name)
             if os.environ.get(name, "") != value:
-                return None
-        elif key == "packaged":
-            fingerprint, _, path = rest.partition(" ")
-            if path != _PACKAGED or _fingerprint(path) != fingerprint:
                 return None
         elif key == "path":
             bundle = rest
