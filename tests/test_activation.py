@@ -113,6 +113,8 @@ def test_a_users_requests_ca_bundle_is_kept(venv: Path, env: dict[str, str], tmp
     assert report["requests"] == str(mine)
     assert report["status"]["requests_ca_bundle"].startswith("kept:")
     assert not report["native_loaded"]  # nothing to compute: the inherited fast path
+    report = started(venv, {**env, "REQUESTS_CA_BUNDLE": str(tmp_path)})  # a folder of CAs
+    assert report["requests"] == str(tmp_path) and report["status"]["requests_ca_bundle"].startswith("kept:")
     missing = str(tmp_path / "gone.pem")
     report = started(venv, {**env, "REQUESTS_CA_BUNDLE": missing})
     assert report["requests"] == missing

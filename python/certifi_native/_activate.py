@@ -87,7 +87,7 @@ def _run(auto: str, done: Dict[str, Any]) -> None:
 def _set_variable(done: Dict[str, Any]) -> None:
     requests, curl = os.environ.get(REQUESTS), os.environ.get(CURL)
     if requests:
-        if os.path.isfile(requests):
+        if os.path.exists(requests):  # a file, or a folder (requests takes both)
             done["requests_ca_bundle"] = f"kept: {REQUESTS} was already set (by you, or inherited)"
             return
         if not _native().is_bundle_path(requests):
