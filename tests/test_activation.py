@@ -5,14 +5,16 @@ Each test runs a fresh venv made from the built wheel, in a scrubbed env."""
 from __future__ import annotations
 
 import json
+import os
 import pkgutil
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import pytest
-from conftest import built_wheel, clean_env, make_venv, run, run_py
+from conftest import built_wheel, clean_env, make_venv, run, run_py, venv_python
 
 HOOK = "certifi_native_activate"
 
@@ -243,3 +245,29 @@ def test_a_broken_install_still_lets_python_start_silently(broken: Path, home: P
     assert out.stderr == ""
     where, variable = out.stdout.split()
     assert where == variable == str(site / "certifi_native" / "cacert.pem")
+
+
+def other_python(version: str) -> Optional[str]:
+    """An interpreter for ``version``: on PATH, or one that pyenv installed."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = [shutil.which(f"python{version}"), *map(str, sorted(pyenv.glob(f"{version}.*/bin/python{version}")))]
+    for python in filter(None, found):
+        if subprocess.run([python, "-c", "pass"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_the_hook_on_other_pythons(version: str, tmp_path: Path, wheelhouse: Path, env: dict[str, str]) -> None:
+    """The oldest supported Python and a recent one: the abi3 wheel, its own pip."""
+    base = other_python(version)
+    if base is None:
+        pytest.skip(f"no python{version} here")
+    run([base, "-m", "venv", tmp_path / "venv"], dict(os.environ), timeout=300)
+    python = venv_python(tmp_path / "venv")
+    offline = ["--isolated", "install", "-q", "--no-index", "--find-links", str(wheelhouse)]
+    run([python, "-m", "pip", *offline, built_wheel(), "certifi==2017.4.17"], dict(os.environ), timeout=300)
+    first, again = started(python, env), started(python, env)
+    assert first["status"]["bundle_from"] == "native module" and first["status"]["error"] is None
+    assert again["status"]["bundle_from"] == "start-up record" and not again["native_loaded"]
+    assert first["requests"] == again["requests"] == certifi_where(python, env)[0] == certifi_where(python, env)[1]
