@@ -121,6 +121,26 @@ fn bundle_name(settings: &Settings) -> String {
     format!("cacert-{}-{short}", settings.mode.name())
 }
 
+/// Whether `path` is named like a bundle of ours, whatever its settings: the
+/// activation repairs a variable naming one that a cache clean-up removed.
+pub fn is_bundle_path(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let stem = name
+        .strip_prefix("cacert-")
+        .and_then(|r| r.strip_suffix(".pem"));
+    let Some((mode, short)) = stem.and_then(|s| s.rsplit_once('-')) else {
+        return false;
+    };
+    [Mode::System, Mode::Merged, Mode::Mozilla]
+        .iter()
+        .any(|m| m.name() == mode)
+        && short.len() == 16
+        && short.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A current bundle for `settings`: the cached one if its stamp still matches,
 /// else a fresh build. Falls back to `packaged` (never to an error or an
 /// empty file) when no cache folder can be used.
@@ -277,6 +297,19 @@ mod tests {
             "{} differs from webpki-root-certs {MOZILLA_SET_VERSION}: run CERTIFI_NATIVE_BLESS=1 cargo test",
             path.display()
         );
+    }
+
+    #[test]
+    fn bundle_paths_are_recognised_by_name() {
+        let name = bundle_name(&Settings::mozilla_only());
+        assert!(is_bundle_path(
+            &Path::new("/any/where").join(format!("{name}.pem"))
+        ));
+        assert!(!is_bundle_path(Path::new("/x/cacert-system-1234.pem")));
+        assert!(!is_bundle_path(Path::new("/x/ca-certificates.crt")));
+        assert!(!is_bundle_path(
+            &Path::new("/x").join(format!("{name}.stamp"))
+        ));
     }
 
     #[test]

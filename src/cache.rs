@@ -238,6 +238,8 @@ pub fn file_fingerprint(path: &Path) -> Option<String> {
 
 const MISSING: &str = "missing";
 
+/// `dev:ino:ctime:len:mtime_ns`; the start-up hook replays it (`_fingerprint`
+/// in _activate.py): change both together.
 fn fingerprint(meta: &fs::Metadata) -> String {
     let mtime = meta
         .modified()

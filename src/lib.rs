@@ -8,6 +8,7 @@ mod cache;
 mod check;
 mod hashed_dir;
 mod pem;
+mod record;
 mod roots;
 mod select;
 mod settings;
@@ -98,6 +99,23 @@ mod native {
                     "not a certificate, or a subject OpenSSL would refuse",
                 )
             })
+    }
+
+    /// `where()` for the start-up hook, which also leaves the record that
+    /// lets the next start-up skip loading this module (see record.rs).
+    #[pyfunction]
+    fn startup_where(packaged: PathBuf) -> String {
+        let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
+        if served.degraded.is_none() {
+            record::write(&served.path);
+        }
+        served.path.to_string_lossy().into_owned()
+    }
+
+    /// Whether `path` is named like a bundle of ours (any settings).
+    #[pyfunction]
+    fn is_bundle_path(path: PathBuf) -> bool {
+        bundle::is_bundle_path(&path)
     }
 
     /// The text of the packaged `cacert.pem` (for the release check).

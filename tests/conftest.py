@@ -145,16 +145,19 @@ class _Quiet(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def https_server(cert: trustme.LeafCert, send_chain: bool = True) -> Iterator[str]:
+def https_server(
+    cert: trustme.LeafCert, send_chain: bool = True, handler: Any = _Quiet
+) -> Iterator[str]:
     """A real HTTPS server on 127.0.0.1 for ``cert``; yields its base URL
-    (``https://localhost:PORT``). ``send_chain=False`` sends only the leaf."""
+    (``https://localhost:PORT``). ``send_chain=False`` sends only the leaf;
+    ``handler`` answers the requests (by default, one fixed body)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if send_chain:
         cert.configure_cert(context)
     else:
         with cert.private_key_pem.tempfile() as key, cert.cert_chain_pems[0].tempfile() as leaf:
             context.load_cert_chain(leaf, key)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Quiet)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -234,15 +237,13 @@ def run_namespaced(
 
 # --- reading bundles --------------------------------------------------------
 
-_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n", re.S)
-
 # Prints where() and info() as one JSON object (see ``probe``).
 PROBE = "import json, certifi_native as c; print(json.dumps({'where': c.where(), 'info': c.info()}))"
 
 
 def bundle_ders(text: str) -> list[bytes]:
-    """The DER of each certificate of a PEM bundle, in order."""
-    return [ssl.PEM_cert_to_DER_cert(block) for block in _PEM_BLOCK.findall(text)]
+    """The DER of each certificate of a PEM bundle's text, in order."""
+    return pem_ders(text.encode("ascii"))
 
 
 def der_of(pem: bytes) -> bytes:
@@ -263,3 +264,44 @@ def probe(env: dict[str, str], store: Path | None = None, code: str = PROBE) -> 
     proc = run_with_store(store, argv, env) if store is not None else run(argv, env)
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
+
+
+# --- fresh venvs from the built wheel ----------------------------------------
+
+# What the client tests install; downloaded once per session with the host's
+# environment (the only step that needs the registry), then installed offline.
+WHEELHOUSE_PACKAGES = ["requests", "httpx", "urllib3", "aiohttp", "botocore", "certifi==2017.4.17", "pip"]
+
+
+def built_wheel() -> Path:
+    """The wheel under test (``scripts/dev`` exports it)."""
+    wheel = os.environ.get("CERTIFI_NATIVE_WHEEL")
+    if not wheel:
+        pytest.skip("CERTIFI_NATIVE_WHEEL is not set: run through scripts/dev")
+    return Path(wheel)
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    run([sys.executable, "-m", "pip", "download", "-q", "-d", folder, *WHEELHOUSE_PACKAGES], dict(os.environ), timeout=600)
+    return folder
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def make_venv(venv: Path, wheelhouse: Path, *packages: str | os.PathLike[str], with_pip: bool = False) -> Path:
+    """A fresh venv holding ``packages`` (names from the wheelhouse, or wheel
+    files), installed offline; returns its python."""
+    run([sys.executable, "-m", "venv", *([] if with_pip else ["--without-pip"]), venv], dict(os.environ))
+    if packages:
+        install_into(venv, wheelhouse, *packages)
+    return venv_python(venv)
+
+
+def install_into(venv: Path, wheelhouse: Path, *packages: str | os.PathLike[str]) -> None:
+    # --isolated: offline, so no host pip settings (find-links, index) apply.
+    pip: list[str | os.PathLike[str]] = [sys.executable, "-m", "pip", "--isolated", "--python", venv_python(venv), "install", "-q"]
+    run([*pip, "--no-index", "--find-links", wheelhouse, *packages], dict(os.environ), timeout=600)

@@ -1,18 +1,42 @@
 """certifi's ``where()`` and ``contents()``, built from the operating system's
 trust store, with Mozilla's roots compiled in as the fallback."""
 
+from __future__ import annotations
+
 import os
-from typing import TYPE_CHECKING, Any, Dict
 
-from . import _native
-
+# Start-up (the activation hook, see _activate.py) imports this package, so
+# importing it must stay cheap: no typing at run time, and the native module
+# loaded on first use only.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from typing import Any, Dict
 
+    from . import _native
     from ._check import Report
 
+    __version__: str
+else:
+
+    class _NativeOnDemand:
+        """Stands in for ``_native`` until first used; importing the submodule
+        then rebinds the package attribute ``_native`` to the real module."""
+
+        def __getattr__(self, name: str) -> object:
+            import importlib  # not `from . import`: it would find this stand-in
+
+            return getattr(importlib.import_module(f"{__name__}._native"), name)
+
+    _native = _NativeOnDemand()
+
+    def __getattr__(name: str) -> object:
+        if name == "__version__":
+            return _native.__version__
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["capath", "check", "contents", "info", "refresh", "ssl_context", "where"]
-__version__: str = _native.__version__
 
 # Mozilla's set as released; served only when no cache folder can be written.
 _PACKAGED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cacert.pem")
@@ -39,7 +63,11 @@ def refresh() -> None:
 
 def info() -> Dict[str, Any]:
     """What the bundle holds, where each root came from, what was left out and why."""
-    return _native.info(_PACKAGED)
+    report = _native.info(_PACKAGED)
+    from . import _activate
+
+    report["activation"] = _activate.status()
+    return report
 
 
 def capath() -> str:
@@ -56,7 +84,7 @@ def capath() -> str:
         return where()
 
 
-def ssl_context() -> "ssl.SSLContext":
+def ssl_context() -> ssl.SSLContext:
     """A new client ``ssl.SSLContext`` (``ssl.create_default_context``) that
     trusts the roots of ``where()``, loaded lazily from ``capath()``: cheap to
     make, for httpx, aiohttp, urllib and websockets."""
@@ -68,7 +96,7 @@ def ssl_context() -> "ssl.SSLContext":
     return ssl.create_default_context(cafile=path)
 
 
-def check(url: str, timeout: float = 10.0) -> "Report":
+def check(url: str, timeout: float = 10.0) -> Report:
     """Why ``url``'s certificate does or does not verify, per CA bundle (see docs/check.md).
     Raises ``certifi_native._check.CheckError`` when no TLS connection can be made."""
     from ._check import check as run_check  # on use: `import certifi_native` stays lean

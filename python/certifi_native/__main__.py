@@ -80,7 +80,24 @@ def _summary(report: Dict[str, Any]) -> str:
     if cache["degraded"]:
         lines.append(f"DEGRADED: {cache['degraded_reason']}")
     lines.extend(f"refused: {why}" for why in cache["refused"])
+    lines.extend(_activation(report["activation"]))
     return "\n".join(lines)
+
+
+def _activation(done: Dict[str, Any]) -> List[str]:
+    """What the start-up hook did in this interpreter (see _activate.py)."""
+    if not done["ran"]:
+        return [f"activation: did not run: {done['why']}"]
+    lines = [f"activation: ran at start-up (CERTIFI_NATIVE_AUTO={done['auto'] or 'unset'})"]
+    lines.extend(f"  {label}: {done[key]}" for key, label in _ACTIVATION_PARTS if key in done)
+    if done["bundle_from"]:
+        lines.append(f"  bundle path from: the {done['bundle_from']}")
+    if done["error"]:
+        lines.append(f"  ERROR: {done['error']}")
+    return lines
+
+
+_ACTIVATION_PARTS = (("requests_ca_bundle", "REQUESTS_CA_BUNDLE"), ("certifi", "certifi"))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

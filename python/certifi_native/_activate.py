@@ -1,0 +1,265 @@
+"""Automatic activation, run at interpreter start-up by the hook files the wheel
+puts at the site-packages root (``certifi_native_activate.pth``, and
+``certifi_native_activate.start`` for Python 3.15+, PEP 829).
+
+Unless ``CERTIFI_NATIVE_AUTO=0``:
+
+- unless ``CERTIFI_NATIVE_AUTO=certifi``: if neither ``REQUESTS_CA_BUNDLE``
+  nor ``CURL_CA_BUNDLE`` is set, set ``REQUESTS_CA_BUNDLE`` to ``where()``
+  (child processes inherit it); a value naming a bundle of ours that is gone
+  (a cleaned cache) is repaired; any other value is the user's and is kept;
+- unless ``CERTIFI_NATIVE_AUTO=env``, point certifi's ``where()`` and
+  ``contents()`` at ours when certifi is imported, now or later.
+
+Start-up must never raise, never print and cost little: only ``os``, ``sys``
+and ``stat`` (which ``site`` has loaded), and the native module only when the
+start-up record (see src/record.rs) or an inherited variable cannot answer.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+    from typing import Any, Dict, Optional, Sequence
+
+AUTO = "CERTIFI_NATIVE_AUTO"
+REQUESTS = "REQUESTS_CA_BUNDLE"
+CURL = "CURL_CA_BUNDLE"
+OFF = ("0", "false", "no", "off")
+ENV_ONLY = "env"
+# certifi only: requests' Session.verify keeps working (the variable overrides it).
+CERTIFI_ONLY = "certifi"
+
+# What activation did in this interpreter (see status()); None until it ran.
+_done: Optional[Dict[str, Any]] = None
+
+
+def activate() -> None:
+    """The start-up hook. Never raises; what happened is in ``status()``."""
+    global _done
+    if _done is not None:  # both hook files, or a second call: once is enough
+        return
+    auto = os.environ.get(AUTO, "")
+    _done = {"ran": True, "auto": auto, "bundle_from": None, "error": None}
+    try:
+        _run(auto.strip().lower(), _done)
+    except Exception as error:  # a broken install must not break Python
+        _done["error"] = f"{type(error).__name__}: {error}"
+
+
+def status() -> Dict[str, Any]:
+    """For ``info()``: whether activation ran in this interpreter, what it set,
+    what it left alone, and why."""
+    if _done is None:
+        return {
+            "ran": False,
+            "why": "the start-up hook did not run in this interpreter "
+            "(python -S, an editable install, or the hook file is missing)",
+        }
+    return dict(_done)
+
+
+def _run(auto: str, done: Dict[str, Any]) -> None:
+    if auto in OFF:
+        done["requests_ca_bundle"] = done["certifi"] = f"left alone: {AUTO}={done['auto']}"
+        return
+    if auto == CERTIFI_ONLY:
+        done["requests_ca_bundle"] = f"left alone: {AUTO}={done['auto']} points certifi only"
+    else:
+        _set_variable(done)
+    if auto == ENV_ONLY:
+        done["certifi"] = f"left alone: {AUTO}={done['auto']} sets the variable only"
+        return
+    certifi = sys.modules.get("certifi")
+    if certifi is not None:
+        _point_certifi(certifi)
+    else:
+        sys.meta_path.insert(0, _CertifiFinder())
+        done["certifi"] = "will point at certifi-native when imported"
+
+
+def _set_variable(done: Dict[str, Any]) -> None:
+    requests, curl = os.environ.get(REQUESTS), os.environ.get(CURL)
+    if requests:
+        if os.path.exists(requests):  # a file, or a folder (requests takes both)
+            done["requests_ca_bundle"] = f"kept: {REQUESTS} was already set (by you, or inherited)"
+            return
+        if not _native().is_bundle_path(requests):
+            done["requests_ca_bundle"] = f"kept: {REQUESTS} names a missing file that is not ours"
+            return
+        why = f"repaired: {REQUESTS} named a certifi-native bundle that no longer exists"
+    elif curl:
+        done["requests_ca_bundle"] = f"left alone: {CURL} is set, and requests reads it"
+        return
+    else:
+        why = f"set: neither {REQUESTS} nor {CURL} was set"
+    bundle = _variable_value(done)
+    os.environ[REQUESTS] = bundle
+    done["requests_ca_bundle"] = f"{why}; {REQUESTS}={bundle}"
+
+
+def _native() -> Any:
+    from . import _native
+
+    return _native
+
+
+def _variable_value(done: Dict[str, Any]) -> str:
+    """What REQUESTS_CA_BUNDLE gets. The CERTIFI_NATIVE_CAPATH=1 fast mode
+    (capath()) belongs here, ahead of the record, which names bundle files."""
+    bundle = _recorded_bundle()
+    done["bundle_from"] = "native module" if bundle is None else "start-up record"
+    return _startup_where() if bundle is None else bundle
+
+
+def _startup_where() -> str:
+    try:
+        from . import _PACKAGED
+
+        return str(_native().startup_where(_PACKAGED))
+    except Exception:
+        from . import where
+
+        return where()
+
+
+# --- the start-up record: replaying the checks the Rust side wrote down ----
+
+
+def _record_path() -> str:
+    """Where the Rust side usually keeps bundles (dirs::cache_dir). Only a
+    guess: a wrong one costs a miss, never a wrong answer."""
+    folder = os.environ.get("CERTIFI_NATIVE_CACHE_DIR")
+    if not folder:
+        if sys.platform == "win32":
+            base = os.environ.get("LOCALAPPDATA", "")
+        elif sys.platform == "darwin":
+            base = os.path.expanduser("~/Library/Caches")
+        else:
+            base = os.environ.get("XDG_CACHE_HOME", "")
+            base = base if os.path.isabs(base) else os.path.expanduser("~/.cache")
+        folder = os.path.join(base, "certifi-native")
+    return os.path.join(folder, "startup-record")
+
+
+def _fingerprint(path: str, regular_only: bool = False) -> str:
+    """As src/cache.rs writes it: ``dev:ino:ctime:len:mtime_ns`` or ``missing``."""
+    try:
+        meta = os.lstat(path) if regular_only else os.stat(path)
+    except OSError:
+        return "missing"
+    if regular_only and not stat.S_ISREG(meta.st_mode):
+        return "missing"
+    ctime_s, ctime_ns = divmod(meta.st_ctime_ns, 1_000_000_000)
+    return f"{meta.st_dev}:{meta.st_ino}:{ctime_s}.{ctime_ns:09}:{meta.st_size}:{meta.st_mtime_ns}"
+
+
+def _recorded_bundle() -> Optional[str]:
+    """The bundle the record names, if every check it lists still holds."""
+    try:
+        path = _record_path()
+        with open(path, encoding="utf-8") as file:
+            if hasattr(os, "geteuid"):  # trust only our own, private file
+                meta = os.fstat(file.fileno())
+                if meta.st_uid != os.geteuid() or meta.st_mode & 0o022:
+                    return None
+            lines = file.read().splitlines()
+        return _replay(lines)
+    except (OSError, ValueError):
+        return None
+
+
+def _replay(lines: Sequence[str]) -> Optional[str]:
+    if not lines or lines[0] != "certifi-native startup-record 1":
+        return None
+    import time
+
+    recorded = set()
+    bundle = None
+    for line in lines[1:]:
+        key, _, rest = line.partition(" ")
+        if key == "env":
+            name, _, value = rest.partition("=")
+            recorded.add(name)
+            if os.environ.get(name, "") != value:
+                return None
+        elif key == "path":
+            bundle = rest
+        elif key == "certifi-native":  # the stamp's first line: first expiry
+            if int(time.time()) > int(rest.rsplit(" ", 1)[-1]):  # as cache::is_fresh
+                return None
+        elif key == "bundle":
+            if bundle is None or _fingerprint(bundle, regular_only=True) != rest:
+                return None
+        elif _fingerprint(rest) != key:  # a watched file or folder of the store
+            return None
+    settings = (n for n in os.environ if n.startswith("CERTIFI_NATIVE_") and n != AUTO)
+    return None if any(n not in recorded for n in settings) else bundle
+
+
+# --- certifi: a post-import hook --------------------------------------------
+
+
+def _point_certifi(module: ModuleType) -> None:
+    """Makes certifi's ``where()`` and ``contents()`` ours. Never raises: it
+    runs inside someone's ``import certifi``."""
+    try:
+        from . import contents, where
+
+        for target in (module, sys.modules.get("certifi.core")):
+            if target is not None:
+                target.where = where  # type: ignore[attr-defined]
+                target.contents = contents  # type: ignore[attr-defined]
+        done = _done if _done is not None else {}
+        version = getattr(module, "__version__", "?")
+        done["certifi"] = f"pointed at certifi-native: certifi {version} at {getattr(module, '__file__', '?')}"
+    except Exception as error:
+        if _done is not None:
+            _done["certifi"] = f"not pointed: {type(error).__name__}: {error}"
+
+
+class _CertifiLoader:
+    """certifi's own loader, which then points the fresh module at ours."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def __getattr__(self, name: str) -> Any:  # resources, source, file name...
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: ModuleSpec) -> Optional[ModuleType]:
+        module: Optional[ModuleType] = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        _point_certifi(module)
+
+
+class _CertifiFinder:
+    """A ``sys.meta_path`` entry that only watches for ``certifi``: the other
+    finders find it, and its loader is wrapped. Nothing is imported early."""
+
+    def find_spec(
+        self, name: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None
+    ) -> Optional[ModuleSpec]:
+        if name != "certifi":
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec: Optional[ModuleSpec] = find(name, path, target)
+            if spec is None:
+                continue
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                # Duck-typed: importlib.abc is not worth importing at start-up.
+                spec.loader = _CertifiLoader(spec.loader)  # type: ignore[assignment]
+            return spec
+        return None
