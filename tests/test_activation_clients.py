@@ -144,3 +144,21 @@ def test_requests_lets_the_variable_override_session_verify(
     refused = run_with_store(store, [clients, "-c", through_session], certifi_only, check=False)
     assert refused.returncode != 0 and VERIFY_FAILED in refused.stderr
     assert run_with_store(store, [clients, "-c", f"import requests; print(requests.get({server!r}).status_code)"], certifi_only).stdout == "200\n"
+
+
+def test_fast_mode_points_requests_at_the_hashed_folder(
+    namespaces: None, clients: Path, store: Path, server: str, env: dict[str, str]
+) -> None:
+    """CERTIFI_NATIVE_CAPATH=1: REQUESTS_CA_BUNDLE names capath(), a folder,
+    and requests verifies through it with no code change."""
+    script = f"""
+import os, certifi_native, requests
+assert os.environ["REQUESTS_CA_BUNDLE"] == certifi_native.capath(), os.environ["REQUESTS_CA_BUNDLE"]
+assert os.path.isdir(os.environ["REQUESTS_CA_BUNDLE"])
+print(requests.get({server!r}).status_code)
+"""
+    fast = {**env, "CERTIFI_NATIVE_CAPATH": "1"}
+    assert run_with_store(store, [clients, "-c", script], fast).stdout == "200\n"
+    other = make_store(store.parent / "other-store", trustme.CA().cert_pem.bytes())
+    failed = run_with_store(other, [clients, "-c", script], fast, check=False)
+    assert failed.returncode != 0 and VERIFY_FAILED in failed.stderr, failed.stderr

@@ -32,6 +32,9 @@ AUTO = "CERTIFI_NATIVE_AUTO"
 REQUESTS = "REQUESTS_CA_BUNDLE"
 CURL = "CURL_CA_BUNDLE"
 OFF = ("0", "false", "no", "off")
+# Fast mode: REQUESTS_CA_BUNDLE names the hashed folder (capath()), not the file.
+CAPATH = "CERTIFI_NATIVE_CAPATH"
+ON = ("1", "true", "yes", "on")
 ENV_ONLY = "env"
 # certifi only: requests' Session.verify keeps working (the variable overrides it).
 CERTIFI_ONLY = "certifi"
@@ -111,8 +114,13 @@ def _native() -> Any:
 
 
 def _variable_value(done: Dict[str, Any]) -> str:
-    """What REQUESTS_CA_BUNDLE gets. The CERTIFI_NATIVE_CAPATH=1 fast mode
-    (capath()) belongs here, ahead of the record, which names bundle files."""
+    """What REQUESTS_CA_BUNDLE gets: the bundle file, or in fast mode the
+    hashed folder (checked first: the record names bundle files only)."""
+    if os.environ.get(CAPATH, "").strip().lower() in ON:
+        from . import capath
+
+        done["bundle_from"] = f"capath(): {CAPATH}={os.environ[CAPATH]}"
+        return capath()
     bundle = _recorded_bundle()
     done["bundle_from"] = "native module" if bundle is None else "start-up record"
     return _startup_where() if bundle is None else bundle

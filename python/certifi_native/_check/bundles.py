@@ -143,19 +143,30 @@ def gather() -> List[Bundle]:
         out.append(_file_bundle("certifi", f"certifi {certifi_version}", certifi_path, certifi_version))
     for variable in BUNDLE_VARIABLES:
         value = os.environ.get(variable)
-        if value:
+        if value and _same_file(value, path):  # e.g. set by activation: one bundle, not two
+            out[0].label += f", named by {variable} too"
+        elif value:
             out.append(_file_bundle(variable, f"{variable} ({value})", value))
     return out
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _certifi() -> Optional[Tuple[str, str]]:
-    """The installed certifi package's bundle and version, if there is one."""
+    """The installed certifi package's own bundle and version, if there is one
+    (its own file: activation may point ``certifi.where()`` at ours)."""
     try:
         import certifi  # type: ignore[import-not-found,unused-ignore]
     except Exception:
         return None
     try:
-        path = str(certifi.where())
+        own = os.path.join(os.path.dirname(certifi.__file__), "cacert.pem")
+        path = own if os.path.isfile(own) else str(certifi.where())
     except Exception:
         return None
     try:  # the distribution's version, as pip shows it (2017.4.17, where __version__ says 2017.04.17)
