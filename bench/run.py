@@ -21,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,12 +73,13 @@ class Figure:
     key: str
     title: str
     baseline: str  # the variant its ratios are against
-    how: str  # "startup": the runner times the process; "process": timed inside a fresh process; "worker": worker.py
+    how: str  # "whole": the runner times a whole process; "process": timed inside a fresh process; "worker": worker.py
 
 
 FIGURES = [
-    Figure("startup_wall", "start-up `python -c pass`, wall", "bare", "startup"),
-    Figure("startup_cpu", "start-up `python -c pass`, CPU (user+sys)", "bare", "startup"),
+    Figure("startup_wall", "start-up `python -c pass`, wall", "bare", "whole"),
+    Figure("startup_cpu", "start-up `python -c pass`, CPU (user+sys)", "bare", "whole"),
+    Figure("where_process", "whole `python -c 'import …; where()'`, warm cache", "certifi", "whole"),
     Figure("import_where", "`import` + `where()`, warm cache, fresh process", "certifi", "process"),
     Figure("build_cold", "first `where()`, empty cache (cold build)", "certifi", "process"),
     Figure("build_warm", "first `where()`, warm cache", "certifi", "process"),
@@ -103,6 +105,7 @@ PROCESS_CODE: Dict[str, Dict[str, Any]] = {
     },
 }
 PROCESS_CODE["build_warm"] = PROCESS_CODE["build_cold"]
+PROCESS_CODE["where_process"] = PROCESS_CODE["import_where"]  # timed from outside, whole
 MODULE = {"certifi": "certifi", "certifi-linux": "certifi", "cn-file": "certifi_native", "cn-capath": "certifi_native"}
 TIMED = """import sys, time
 preloaded = {module!r} in sys.modules
@@ -113,7 +116,7 @@ print(time.perf_counter() - start, preloaded)
 """
 
 # Rounds (variants alternate within each) and calls per worker process.
-FULL = {"startup": 40, "process": 25, "worker": 8, "calls": 15, "reused_calls": 40}
+FULL = {"startup": 30, "process": 20, "worker": 6, "calls": 12, "reused_calls": 25}
 QUICK = {"startup": 2, "process": 2, "worker": 1, "calls": 2, "reused_calls": 2}
 
 
@@ -301,32 +304,39 @@ class Bench:
         else:
             cell["samples"].extend(samples)
 
-    def startup(self) -> None:
-        variants = self.todo("startup")["startup_wall"]  # the CPU figure shares these samples
-        say(f"start-up: {self.rounds['startup']} rounds x {len(variants)} variants")
-        for variant in rotations(variants, self.rounds["startup"]):
-            argv = [self.python(variant), "-c", "pass"]
-            env = self.env(variant)
-            start = time.perf_counter()
-            pid = os.posix_spawn(argv[0], argv, env, file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
-            _, status, usage = os.wait4(pid, 0)
-            wall = time.perf_counter() - start
-            if status:
-                self.add("startup_wall", variant, {"error": f"`python -c pass` exited with status {status}"})
-                continue
-            self.add("startup_wall", variant, [wall])
-            self.add("startup_cpu", variant, [usage.ru_utime + usage.ru_stime])
+    def whole_processes(self) -> None:
+        """`python -c CODE` timed from outside (posix_spawn + wait4: little overhead of our own),
+        with the variant's start-up hooks active: what a user's fresh process costs."""
+        for figure, variants in self.todo("whole").items():
+            if figure == "startup_cpu":
+                continue  # the CPU times of the start-up processes
+            rounds = self.rounds["startup" if figure == "startup_wall" else "process"]
+            say(f"{figure}: {rounds} rounds x {len(variants)} variants")
+            for variant in rotations(variants, rounds):
+                code = "pass" if figure == "startup_wall" else PROCESS_CODE[figure][variant][1]
+                argv = [self.python(variant), "-c", code]
+                start = time.perf_counter()
+                pid = os.posix_spawn(argv[0], argv, self.env(variant), file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+                _, status, usage = os.wait4(pid, 0)
+                wall = time.perf_counter() - start
+                if status:
+                    self.add(figure, variant, {"error": f"`python -c {code!r}` exited with status {status}"})
+                    continue
+                self.add(figure, variant, [wall])
+                if figure == "startup_wall":
+                    self.add("startup_cpu", variant, [usage.ru_utime + usage.ru_stime])
 
     def in_process(self) -> None:
         for figure, variants in self.todo("process").items():
             say(f"{figure}: {self.rounds['process']} rounds x {len(variants)} variants")
-            for index, variant in enumerate(rotations(variants, self.rounds["process"])):
+            for variant in rotations(variants, self.rounds["process"]):
                 setup, timed = PROCESS_CODE[figure][variant]
                 code = TIMED.format(module=MODULE[variant], setup=setup, timed=timed)
                 # No start-up hook: the import and the first where() happen in the timed code.
                 extra = {"CERTIFI_NATIVE_AUTO": "0"}
                 if figure == "build_cold":
-                    extra["XDG_CACHE_HOME"] = str(self.work / "cold" / f"{variant}-{index}")
+                    (self.work / "cold").mkdir(exist_ok=True)
+                    extra["XDG_CACHE_HOME"] = str(Path(tempfile.mkdtemp(dir=self.work / "cold")) / "cache")
                 done = conftest.run([self.python(variant), "-c", code], self.env(variant, **extra), check=False)
                 if done.returncode:
                     self.add(figure, variant, {"error": done.stderr.strip().splitlines()[-1][:300]})
@@ -367,7 +377,7 @@ class Bench:
 
 def measure(state_path: Path) -> int:
     state = json.loads(state_path.read_text())
-    work = state_path.parent
+    work = state_path.resolve().parent  # absolute: a relative XDG_CACHE_HOME is ignored
     ca = trustme.CA.from_pem((work / "ca.pem").read_bytes(), (work / "ca.key").read_bytes())
     began = time.time()
     load_before = os.getloadavg()
@@ -375,7 +385,7 @@ def measure(state_path: Path) -> int:
         bench = Bench(state, work, url)
         say("probing the venvs (and warming certifi-native's cache)")
         bench.probe()
-        bench.startup()
+        bench.whole_processes()
         bench.in_process()
         bench.clients()
     bench.summarize()

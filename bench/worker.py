@@ -229,7 +229,7 @@ def probe(variant: str) -> Dict[str, Any]:
         }
         out["roots"] = pem_count(certifi_native.where())
         if out["features"]["capath"]:
-            out["capath_files"] = len(os.listdir(certifi_native.capath()))
+            out["capath_files"] = len(os.listdir(native_function("capath")()))
     elif variant in ("certifi", "certifi-linux"):
         import certifi
 
