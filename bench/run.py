@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import trustme
 
@@ -77,8 +77,7 @@ class Figure:
 
 
 FIGURES = [
-    Figure("startup_wall", "start-up `python -c pass`, wall", "bare", "whole"),
-    Figure("startup_cpu", "start-up `python -c pass`, CPU (user+sys)", "bare", "whole"),
+    Figure("startup", "start-up `python -c pass`", "bare", "whole"),
     Figure("where_process", "whole `python -c 'import …; where()'`, warm cache", "certifi", "whole"),
     Figure("import_where", "`import` + `where()`, warm cache, fresh process", "certifi", "process"),
     Figure("build_cold", "first `where()`, empty cache (cold build)", "certifi", "process"),
@@ -89,10 +88,11 @@ FIGURES = [
     Figure("httpx_new", "`httpx.get`, new connection per call", "certifi", "worker"),
     Figure("httpx_client", "`httpx.Client.get`, reused connection", "certifi", "worker"),
 ]
+FIGURE_BY_KEY = {f.key: f for f in FIGURES}
 
 # The code timed inside a fresh process: (set-up, timed) per variant. `preloaded`
 # tells whether a start-up hook had already imported the module.
-PROCESS_CODE: Dict[str, Dict[str, Any]] = {
+PROCESS_CODE: Dict[str, Dict[str, Tuple[str, str]]] = {
     "import_where": {
         "certifi": ("", "import certifi; certifi.where()"),
         "certifi-linux": ("", "import certifi; certifi.where()"),
@@ -110,14 +110,22 @@ MODULE = {"certifi": "certifi", "certifi-linux": "certifi", "cn-file": "certifi_
 TIMED = """import sys, time
 preloaded = {module!r} in sys.modules
 {setup}
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 {timed}
-print(time.perf_counter() - start, preloaded)
+print(time.perf_counter() - start, time.process_time() - cpu, preloaded)
 """
 
 # Rounds (variants alternate within each) and calls per worker process.
-FULL = {"startup": 30, "process": 20, "worker": 6, "calls": 12, "reused_calls": 25}
+FULL = {"startup": 30, "process": 20, "worker": 10, "calls": 6, "reused_calls": 12}
 QUICK = {"startup": 2, "process": 2, "worker": 1, "calls": 2, "reused_calls": 2}
+# Which count each worker figure uses: new connections are slow, the rest cheap.
+CALLS = {
+    "context": "calls",
+    "requests_new": "calls",
+    "requests_session": "reused_calls",
+    "httpx_new": "calls",
+    "httpx_client": "reused_calls",
+}
 
 
 def not_applicable(figure: str, variant: str, features: Dict[str, Any], os_store: str) -> Optional[str]:
@@ -144,9 +152,6 @@ def not_applicable(figure: str, variant: str, features: Dict[str, Any], os_store
     return None
 
 
-FIGURE_BY_KEY = {f.key: f for f in FIGURES}
-
-
 # --- set-up (in the host's namespace, with the host's environment for pip) ---
 
 
@@ -157,7 +162,8 @@ def base_python() -> str:
 
 def pip(*args: str) -> Optional[str]:
     """Runs the dev venv's pip (with the host's environment: it reaches the registry); an error message or None."""
-    done = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args], capture_output=True, text=True)
+    argv = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
+    done = subprocess.run(argv, capture_output=True, text=True)
     return None if done.returncode == 0 else f"pip {args[0]} failed: {(done.stderr or done.stdout).strip()[-300:]}"
 
 
@@ -269,11 +275,13 @@ class Bench:
                 continue
             start = conftest.run([self.python(variant.key), "-c", "pass"], self.env(variant.key), check=False)
             if start.stdout or start.stderr or start.returncode:
-                self.notes.append(f"{variant.title}: `python -c pass` exited {start.returncode}, printed {start.stdout + start.stderr!r}")
+                printed = start.stdout + start.stderr
+                self.notes.append(f"{variant.title}: `python -c pass` exited {start.returncode}, printed {printed!r}")
             if variant.key == "bare":
                 self.probes["bare"] = {}
                 continue
-            done = conftest.run([self.python(variant.key), WORKER, "probe", variant.key], self.env(variant.key), check=False)
+            argv = [self.python(variant.key), str(WORKER), "probe", variant.key]
+            done = conftest.run(argv, self.env(variant.key), check=False)
             try:
                 self.probes[variant.key] = json.loads(done.stdout)
             except ValueError:
@@ -296,35 +304,34 @@ class Bench:
         return plan
 
     def add(self, figure: str, variant: str, samples: Any) -> None:
-        cell = self.cells[figure].setdefault(variant, {"samples": []})
-        if "samples" not in cell:
+        """Records [wall, cpu] pairs in seconds, or an {"na"|"error": why} for the cell."""
+        cell = self.cells[figure].setdefault(variant, {"wall": [], "cpu": []})
+        if "wall" not in cell:
             return  # already an error: keep the first one
         if isinstance(samples, dict):
             self.cells[figure][variant] = samples
         else:
-            cell["samples"].extend(samples)
+            cell["wall"].extend(wall for wall, _ in samples)
+            cell["cpu"].extend(cpu for _, cpu in samples)
 
     def whole_processes(self) -> None:
         """`python -c CODE` timed from outside (posix_spawn + wait4: little overhead of our own),
         with the variant's start-up hooks active: what a user's fresh process costs."""
         for figure, variants in self.todo("whole").items():
-            if figure == "startup_cpu":
-                continue  # the CPU times of the start-up processes
-            rounds = self.rounds["startup" if figure == "startup_wall" else "process"]
+            rounds = self.rounds["startup" if figure == "startup" else "process"]
             say(f"{figure}: {rounds} rounds x {len(variants)} variants")
             for variant in rotations(variants, rounds):
-                code = "pass" if figure == "startup_wall" else PROCESS_CODE[figure][variant][1]
+                code = "pass" if figure == "startup" else PROCESS_CODE[figure][variant][1]
                 argv = [self.python(variant), "-c", code]
                 start = time.perf_counter()
-                pid = os.posix_spawn(argv[0], argv, self.env(variant), file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+                quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+                pid = os.posix_spawn(argv[0], argv, self.env(variant), file_actions=quiet)
                 _, status, usage = os.wait4(pid, 0)
                 wall = time.perf_counter() - start
                 if status:
                     self.add(figure, variant, {"error": f"`python -c {code!r}` exited with status {status}"})
                     continue
-                self.add(figure, variant, [wall])
-                if figure == "startup_wall":
-                    self.add("startup_cpu", variant, [usage.ru_utime + usage.ru_stime])
+                self.add(figure, variant, [(wall, usage.ru_utime + usage.ru_stime)])
 
     def in_process(self) -> None:
         for figure, variants in self.todo("process").items():
@@ -341,8 +348,8 @@ class Bench:
                 if done.returncode:
                     self.add(figure, variant, {"error": done.stderr.strip().splitlines()[-1][:300]})
                     continue
-                seconds, preloaded = done.stdout.split()
-                self.add(figure, variant, [float(seconds)])
+                wall, cpu, preloaded = done.stdout.split()
+                self.add(figure, variant, [(float(wall), float(cpu))])
                 if preloaded == "True":
                     self.cells[figure][variant]["preloaded"] = True
 
@@ -351,13 +358,10 @@ class Bench:
         variants = [v.key for v in VARIANTS if any(v.key in vs for vs in plan.values())]
         say(f"clients: {self.rounds['worker']} rounds x {len(variants)} variants against {self.url}")
         for variant in rotations(variants, self.rounds["worker"]):
-            counts = {
-                figure: self.rounds["reused_calls" if figure in ("requests_session", "httpx_client", "context") else "calls"]
-                for figure, vs in plan.items()
-                if variant in vs
-            }
+            counts = {figure: self.rounds[CALLS[figure]] for figure, vs in plan.items() if variant in vs}
             spec = {"variant": variant, "url": self.url, "counts": counts}
-            done = conftest.run([self.python(variant), WORKER, "measure", json.dumps(spec)], self.env(variant), check=False)
+            argv = [self.python(variant), str(WORKER), "measure", json.dumps(spec)]
+            done = conftest.run(argv, self.env(variant), check=False)
             try:
                 measured = json.loads(done.stdout)
             except ValueError:
@@ -368,11 +372,12 @@ class Bench:
     def summarize(self) -> None:
         for cells in self.cells.values():
             for cell in cells.values():
-                if "samples" in cell:
-                    samples = sorted(cell["samples"])
-                    cell["median"] = statistics.median(samples)
-                    cell["p25"], cell["p75"] = samples[len(samples) // 4], samples[(3 * len(samples)) // 4]
-                    cell["n"] = len(samples)
+                if cell.get("wall"):
+                    walls = sorted(cell["wall"])
+                    cell["median"] = statistics.median(walls)
+                    cell["p25"], cell["p75"] = walls[len(walls) // 4], walls[(3 * len(walls)) // 4]
+                    cell["cpu_median"] = statistics.median(cell["cpu"])
+                    cell["n"] = len(walls)
 
 
 def measure(state_path: Path) -> int:
@@ -450,7 +455,7 @@ def milliseconds(seconds: float) -> str:
 
 # The goals of issues 2, 3 and 4: (figure, variant, kind, limit, text).
 GOALS = [
-    ("startup_wall", "cn-file", "ratio<=", 1.05, "issue 3: start-up with certifi-native <= 1.05x a bare venv"),
+    ("startup", "cn-file", "ratio<=", 1.05, "issue 3: start-up with certifi-native <= 1.05x a bare venv"),
     ("import_where", "cn-file", "ratio<=", 1.0, "issue 2: `import certifi_native; where()` no slower than certifi's"),
     ("build_cold", "cn-file", "ms<", 10.0, "issue 2: cold bundle build < 10 ms"),
     ("context", "cn-capath", "ms<=", 1.0, "issue 4: `ssl_context()` creation <= 1 ms"),
@@ -459,86 +464,118 @@ GOALS = [
 ]
 
 
-def ratio(cells: Dict[str, Dict[str, Any]], figure: Figure, variant: str) -> Optional[float]:
+def ratio(cells: Dict[str, Dict[str, Any]], figure: Figure, variant: str, key: str = "median") -> Optional[float]:
+    """``variant``'s median over the baseline's (``key``: "median" wall, "cpu_median" CPU)."""
     base, cell = cells.get(figure.baseline, {}), cells.get(variant, {})
-    if "median" in base and "median" in cell and base["median"] > 0:
-        return float(cell["median"] / base["median"])
+    if key in base and key in cell and base[key] > 0:
+        return float(cell[key] / base[key])
     return None
 
 
-def render(results: Dict[str, Any]) -> str:
-    m = results["machine"]
-    figures = results["figures"]
-    footnotes: List[str] = []
+PRELOADED = "a start-up hook had imported the module: its cost is in the whole-process rows"
 
-    def note(text: str) -> str:
-        if text not in footnotes:
-            footnotes.append(text)
-        return f"({chr(ord('a') + footnotes.index(text))})"
 
-    header = ["figure (median)"] + [v.title for v in VARIANTS]
+class Footnotes:
+    """Reasons for the cells without a number, lettered in order of first use."""
+
+    def __init__(self) -> None:
+        self.texts: List[str] = []
+
+    def mark(self, text: str) -> str:
+        if text not in self.texts:
+            self.texts.append(text)
+        return f"({chr(ord('a') + self.texts.index(text))})"
+
+    def lines(self) -> List[str]:
+        return [f"({chr(ord('a') + i)}) {text}  " for i, text in enumerate(self.texts)]
+
+
+def table(figures: Dict[str, Any], key: str, notes: Footnotes) -> List[str]:
+    """One Markdown table, a figure per row, a variant per column: ``key``'s medians and ratios."""
+    header = ["median" + (" CPU" if key == "cpu_median" else " wall")] + [v.title for v in VARIANTS]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for figure in FIGURES:
         row = [figure.title]
         for variant in VARIANTS:
             cell = figures[figure.key].get(variant.key, {"na": "not measured"})
-            if "median" in cell:
-                text = milliseconds(cell["median"])
-                r = ratio(figures[figure.key], figure, variant.key)
+            if key in cell:
+                text = milliseconds(cell[key])
+                r = ratio(figures[figure.key], figure, variant.key, key)
                 if r is not None:
                     text += f" ({r:.2f}x)"
                 if cell.get("preloaded"):
-                    text += " " + note("the module was already imported by a start-up hook: its cost is in the start-up rows")
+                    text += " " + notes.mark(PRELOADED)
                 row.append(text)
             elif "na" in cell:
-                row.append("n/a " + note(cell["na"]))
+                row.append("n/a " + notes.mark(cell["na"]))
             else:
-                row.append("**error** " + note(cell.get("error", "no number")))
+                row.append("**error** " + notes.mark(cell.get("error", "no number")))
         lines.append("| " + " | ".join(row) + " |")
+    return lines
 
-    goals = []
-    for figure_key, goal_variant, kind, limit, text in GOALS:
-        cell = figures[figure_key].get(goal_variant, {})
+
+def goal_lines(figures: Dict[str, Any]) -> List[str]:
+    lines = []
+    for figure_key, variant, kind, limit, text in GOALS:
+        cell = figures[figure_key].get(variant, {})
         if "median" not in cell:
-            goals.append(f"- {text}: not measured ({cell.get('na') or cell.get('error', 'no number')})")
+            lines.append(f"- {text}: not measured ({cell.get('na') or cell.get('error', 'no number')})")
             continue
-        value = ratio(figures[figure_key], FIGURE_BY_KEY[figure_key], goal_variant) if kind.startswith("ratio") else cell["median"] * 1000
-        if value is None:
-            goals.append(f"- {text}: no baseline to compare with")
-            continue
-        met = value <= limit if kind.endswith("<=") else value < limit
-        shown = f"{value:.2f}x" if kind.startswith("ratio") else f"{value:.3g} ms"
-        goals.append(f"- {text}: {shown}, {'met' if met else '**missed**'}")
+        figure = FIGURE_BY_KEY[figure_key]
+        if kind.startswith("ratio"):
+            wall = ratio(figures[figure_key], figure, variant)
+            cpu = ratio(figures[figure_key], figure, variant, "cpu_median")
+            if wall is None or cpu is None:
+                lines.append(f"- {text}: no baseline to compare with")
+                continue
+            shown = f"{wall:.2f}x wall ({cpu:.2f}x CPU)"
+        else:
+            wall, cpu = cell["median"] * 1000, cell["cpu_median"] * 1000
+            shown = f"{wall:.3g} ms wall ({cpu:.3g} ms CPU)"
+        met = wall <= limit if kind.endswith("<=") else wall < limit
+        lines.append(f"- {text}: {shown}, {'met' if met else '**missed**'}")
+    return lines
 
+
+def render(results: Dict[str, Any]) -> str:
+    m = results["machine"]
+    figures = results["figures"]
+    notes = Footnotes()
     features = results["probes"].get("cn-file", {}).get("features", {})
     roots = ", ".join(f"{BY_KEY[k].title} {p['roots']}" for k, p in results["probes"].items() if p.get("roots"))
-    anchors = {}
+    versions = {}
     for probe in results["probes"].values():
-        anchors.update(probe.get("versions", {}))
+        versions.update(probe.get("versions", {}))
     r = results["rounds"]
     out = [
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['kernel']}; Python {m['python']}, {m['openssl']}.",
         f"Load average before/after: {m['load_before']} / {m['load_after']} (`uptime`: {m['uptime_after']}).",
         f"{'QUICK SMOKE RUN: the numbers mean nothing. ' if results['quick'] else ''}"
         f"Rounds: start-up {r['startup']}, fresh-process figures {r['process']}, client workers {r['worker']} "
-        f"({r['calls']} timed calls per new-connection figure, {r['reused_calls']} per reused/context figure); "
+        f"({r['calls']} timed calls per new-connection and context figure, {r['reused_calls']} per reused one); "
         f"{results['seconds']} s in all.",
         "",
-        "\n".join(lines),
+        *table(figures, "median", notes),
+        "",
+        "CPU time of the measuring process (user+sys; the server's share is not in it): "
+        "steadier than wall time when the machine is loaded.",
+        "",
+        *table(figures, "cpu_median", notes),
         "",
         "Ratios: start-up against the bare venv, everything else against certifi. Lower is faster.",
         "",
-    ]
-    out += [f"({chr(ord('a') + i)}) {text}  " for i, text in enumerate(footnotes)]
-    out += ["", "Goals:", *goals, ""]
-    out += [
+        *notes.lines(),
+        "",
+        "Goals (judged on wall time):",
+        *goal_lines(figures),
+        "",
         f"This build ({results['wheel']}): capath() {'yes' if features.get('capath') else 'no'}, "
         f"ssl_context() {'yes' if features.get('ssl_context') else 'no'}, "
         f"start-up hook {', '.join(features.get('startup_hook') or []) or 'no'}.",
         f"Roots each client loads: {roots}.",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(anchors.items())) + ".",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + ".",
+        *(f"- {n}" for n in results["notes"]),
     ]
-    out += [f"- {n}" for n in results["notes"]]
     return "\n".join(out) + "\n"
 
 
@@ -555,7 +592,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: few rounds, numbers not meaningful")
     parser.add_argument("--wheel", help="the certifi-native wheel (default: the newest in dist/)")
-    parser.add_argument("--out", type=Path, help="where RESULTS.md and results.json go (default: bench/, or the work folder with --quick)")
+    parser.add_argument(
+        "--out", type=Path, help="where RESULTS.md and results.json go (default: bench/; with --quick, the work folder)"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # phase two, inside the namespace
     args = parser.parse_args()
     if args.measure:
@@ -573,7 +612,8 @@ def main() -> int:
         state_path.write_text(json.dumps(state))
         return measure(state_path)
     state_path.write_text(json.dumps(state))
-    return subprocess.run(conftest.with_store(Path(state["store"]), [sys.executable, __file__, "--measure", state_path])).returncode
+    phase_two = [sys.executable, __file__, "--measure", str(state_path)]
+    return subprocess.run(conftest.with_store(Path(state["store"]), phase_two)).returncode
 
 
 if __name__ == "__main__":

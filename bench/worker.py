@@ -3,7 +3,7 @@ the scrubbed environment and the private OS store that run.py set up, and
 prints JSON on stdout.
 
     python worker.py probe VARIANT            what this venv holds (versions, features, bundle sizes)
-    python worker.py measure SPEC_JSON        the clients' figures, {figure: [seconds, ...] | {"na"|"error": why}}
+    python worker.py measure SPEC_JSON        the clients' figures, {figure: [[wall, cpu], ...] | {"na"|"error": why}}
 
 Each variant gets a verifying client the way its own documentation says
 (see ``Recipe``); the code timed around it is the same for all.
@@ -16,7 +16,7 @@ import os
 import ssl
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 # The distributions whose versions the results record.
 DISTRIBUTIONS = (
@@ -124,14 +124,15 @@ RECIPES: Dict[str, Callable[[], Recipe]] = {
 }
 
 
-def timed(call: Callable[[], object], count: int) -> List[float]:
-    """One untimed warm-up call (it also checks that the call works), then ``count`` timed calls."""
+def timed(call: Callable[[], object], count: int) -> List[Tuple[float, float]]:
+    """One untimed warm-up call (it also checks that the call works), then
+    ``count`` timed calls: (wall, this process's CPU) in seconds each."""
     call()
     samples = []
     for _ in range(count):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         call()
-        samples.append(time.perf_counter() - start)
+        samples.append((time.perf_counter() - start, time.process_time() - cpu))
     return samples
 
 
@@ -140,13 +141,13 @@ def ok(response: Any) -> None:
         raise RuntimeError(f"HTTP {response.status_code}")
 
 
-def requests_new(recipe: Recipe, url: str, count: int) -> List[float]:
+def requests_new(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
     import requests
 
     return timed(lambda: ok(requests.get(url, timeout=30, **recipe.requests_verify())), count)
 
 
-def requests_session(recipe: Recipe, url: str, count: int) -> List[float]:
+def requests_session(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
     import requests
 
     # verify per call: a Session.verify would lose to REQUESTS_CA_BUNDLE (requests' rule).
@@ -154,24 +155,24 @@ def requests_session(recipe: Recipe, url: str, count: int) -> List[float]:
         return timed(lambda: ok(session.get(url, timeout=30, **recipe.requests_verify())), count)
 
 
-def httpx_new(recipe: Recipe, url: str, count: int) -> List[float]:
+def httpx_new(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
     import httpx
 
     return timed(lambda: ok(httpx.get(url, timeout=30, verify=recipe.httpx_verify())), count)
 
 
-def httpx_client(recipe: Recipe, url: str, count: int) -> List[float]:
+def httpx_client(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
     import httpx
 
     with httpx.Client(verify=recipe.httpx_verify(), timeout=30) as client:
         return timed(lambda: ok(client.get(url)), count)
 
 
-def context(recipe: Recipe, url: str, count: int) -> List[float]:
+def context(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
     return timed(recipe.context, count)
 
 
-FIGURES: Dict[str, Callable[[Recipe, str, int], List[float]]] = {
+FIGURES: Dict[str, Callable[[Recipe, str, int], List[Tuple[float, float]]]] = {
     "context": context,
     "requests_new": requests_new,
     "requests_session": requests_session,
