@@ -311,8 +311,8 @@ class Bench:
         if isinstance(samples, dict):
             self.cells[figure][variant] = samples
         else:
-            cell["wall"].extend(wall for wall, _ in samples)
-            cell["cpu"].extend(cpu for _, cpu in samples)
+            cell["wall"].extend(round(wall, 7) for wall, _ in samples)
+            cell["cpu"].extend(round(cpu, 7) for _, cpu in samples)
 
     def whole_processes(self) -> None:
         """`python -c CODE` timed from outside (posix_spawn + wait4: little overhead of our own),
@@ -407,7 +407,7 @@ def measure(state_path: Path) -> int:
     out = Path(state["out"])
     out.mkdir(parents=True, exist_ok=True)
     table = render(results)
-    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "results.json").write_text(json.dumps(results, separators=(",", ":")) + "\n")
     (out / "RESULTS.md").write_text(table)
     if out == BENCH:
         update_readme(table)
