@@ -408,7 +408,7 @@ def measure(state_path: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     table = render(results)
     (out / "results.json").write_text(json.dumps(results, separators=(",", ":")) + "\n")
-    (out / "RESULTS.md").write_text(table)
+    (out / "RESULTS.md").write_text(f"# certifi-native benchmark (bench/run.py)\n\n{table}")
     if out == BENCH:
         update_readme(table)
     print(table)
