@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402  (the tests' scrubbed env, private OS store and HTTPS server)
 
 WORKER = BENCH / "worker.py"
+PROGRESS: List[Path] = []  # phase two's log, readable while its output is captured
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -237,7 +238,20 @@ def set_up(args: argparse.Namespace, work: Path) -> Dict[str, Any]:
 
 
 def say(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    line = f"[bench {time.strftime('%H:%M:%S')}] {message}"
+    print(line, file=sys.stderr, flush=True)
+    for log in PROGRESS:
+        with log.open("a") as progress:
+            print(line, file=progress)
+
+
+class KeepAlive(conftest._Quiet):
+    """The tests' handler, keeping connections open (HTTP/1.1), so that a reused
+    session is measured as one. Headers and body are two writes: without
+    TCP_NODELAY, Nagle holds the body until the client's delayed ACK (~40 ms)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
 
 def rotations(keys: Sequence[str], rounds: int) -> Iterator[str]:
@@ -383,10 +397,11 @@ class Bench:
 def measure(state_path: Path) -> int:
     state = json.loads(state_path.read_text())
     work = state_path.resolve().parent  # absolute: a relative XDG_CACHE_HOME is ignored
+    PROGRESS.append(work / "progress.log")
     ca = trustme.CA.from_pem((work / "ca.pem").read_bytes(), (work / "ca.key").read_bytes())
     began = time.time()
     load_before = os.getloadavg()
-    with conftest.https_server(ca.issue_cert("localhost", "127.0.0.1"), keep_alive=True) as url:
+    with conftest.https_server(ca.issue_cert("localhost", "127.0.0.1"), handler=KeepAlive) as url:
         bench = Bench(state, work, url)
         say("probing the venvs (and warming certifi-native's cache)")
         bench.probe()
@@ -612,8 +627,12 @@ def main() -> int:
         state_path.write_text(json.dumps(state))
         return measure(state_path)
     state_path.write_text(json.dumps(state))
+    say(f"measuring in a private mount namespace; progress in {work / 'progress.log'}")
     phase_two = [sys.executable, __file__, "--measure", str(state_path)]
-    return subprocess.run(conftest.with_store(Path(state["store"]), phase_two)).returncode
+    done = conftest.run_with_store(Path(state["store"]), phase_two, dict(os.environ), check=False, timeout=3600)
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    return done.returncode
 
 
 if __name__ == "__main__":

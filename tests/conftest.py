@@ -110,26 +110,20 @@ class _Quiet(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class _KeepAlive(_Quiet):
-    # HTTP/1.1: the connection stays open, so a reused client session is measured as such.
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as two writes: without TCP_NODELAY, Nagle holds the body
-    # until the client's delayed ACK (~40 ms) on a connection that stays open.
-    disable_nagle_algorithm = True
-
-
 @contextlib.contextmanager
-def https_server(cert: trustme.LeafCert, send_chain: bool = True, keep_alive: bool = False) -> Iterator[str]:
+def https_server(
+    cert: trustme.LeafCert, send_chain: bool = True, handler: Any = _Quiet
+) -> Iterator[str]:
     """A real HTTPS server on 127.0.0.1 for ``cert``; yields its base URL
     (``https://localhost:PORT``). ``send_chain=False`` sends only the leaf;
-    ``keep_alive=True`` keeps connections open between requests (HTTP/1.1)."""
+    ``handler`` answers the requests (by default, one fixed body)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if send_chain:
         cert.configure_cert(context)
     else:
         with cert.private_key_pem.tempfile() as key, cert.cert_chain_pems[0].tempfile() as leaf:
             context.load_cert_chain(leaf, key)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive if keep_alive else _Quiet)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -193,10 +187,5 @@ def run_with_store(
 ) -> subprocess.CompletedProcess[str]:
     """Runs ``argv`` in a private mount namespace where ``store`` is bind-mounted
     over /etc/ssl/certs: the OS store, as every program in there sees it."""
-    return run(with_store(store, argv), env, **kwargs)
-
-
-def with_store(store: Path, argv: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """``argv`` wrapped to run as ``run_with_store`` runs it (for callers that stream its output)."""
     script = 'mount --make-rprivate / && mount --bind "$0" /etc/ssl/certs && exec "$@"'
-    return ["unshare", "--mount", "--fork", "sh", "-c", script, str(store), *(str(a) for a in argv)]
+    return run(["unshare", "--mount", "--fork", "sh", "-c", script, store, *argv], env, **kwargs)
