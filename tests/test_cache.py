@@ -144,7 +144,7 @@ def test_fork_children_get_a_valid_bundle(env: dict[str, str]) -> None:
 
 # Bytes this process read through system calls during one where() (Linux).
 READ_BY_WHERE = r"""
-import json, certifi_native
+import json, certifi_native, certifi_native._native  # loaded on first use otherwise: not where()'s reading
 def bytes_read():
     with open("/proc/self/io") as io:
         return int(next(line for line in io if line.startswith("rchar:")).split()[1])
