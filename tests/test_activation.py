@@ -271,3 +271,12 @@ def test_the_hook_on_other_pythons(version: str, tmp_path: Path, wheelhouse: Pat
     assert first["status"]["bundle_from"] == "native module" and first["status"]["error"] is None
     assert again["status"]["bundle_from"] == "start-up record" and not again["native_loaded"]
     assert first["requests"] == again["requests"] == certifi_where(python, env)[0] == certifi_where(python, env)[1]
+
+
+def test_a_start_with_a_record_hit_stays_lean(venv: Path, env: dict[str, str]) -> None:
+    """What keeps start-up cheap, checked without timing it: on a record hit the
+    hook loads neither the native module nor typing nor __future__."""
+    started(venv, env)  # leaves the record
+    code = "import sys; print(sorted(m for m in ('typing', '__future__', 'certifi_native._native') if m in sys.modules))"
+    assert run_py(code, env, str(venv)).stdout.strip() == "[]"
+    assert started(venv, env)["status"]["bundle_from"] == "start-up record"

@@ -1,13 +1,11 @@
 """certifi's ``where()`` and ``contents()``, built from the operating system's
 trust store, with Mozilla's roots compiled in as the fallback."""
 
-from __future__ import annotations
-
 import os
 
 # Start-up (the activation hook, see _activate.py) imports this package, so
-# importing it must stay cheap: no typing at run time, and the native module
-# loaded on first use only.
+# importing it must stay cheap: no typing (nor __future__) at run time, so
+# annotations naming its types are strings, and the native module loads on first use.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
@@ -61,7 +59,7 @@ def refresh() -> None:
     _native.refresh(_PACKAGED)
 
 
-def info() -> Dict[str, Any]:
+def info() -> "Dict[str, Any]":
     """What the bundle holds, where each root came from, what was left out and why."""
     report = _native.info(_PACKAGED)
     from . import _activate
@@ -84,7 +82,7 @@ def capath() -> str:
         return where()
 
 
-def ssl_context() -> ssl.SSLContext:
+def ssl_context() -> "ssl.SSLContext":
     """A new client ``ssl.SSLContext`` (``ssl.create_default_context``) that
     trusts the roots of ``where()``, loaded lazily from ``capath()``: cheap to
     make, for httpx, aiohttp, urllib and websockets."""
@@ -96,7 +94,7 @@ def ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=path)
 
 
-def check(url: str, timeout: float = 10.0) -> Report:
+def check(url: str, timeout: float = 10.0) -> "Report":
     """Why ``url``'s certificate does or does not verify, per CA bundle (see docs/check.md).
     Raises ``certifi_native._check.CheckError`` when no TLS connection can be made."""
     from ._check import check as run_check  # on use: `import certifi_native` stays lean

@@ -16,12 +16,12 @@ and ``stat`` (which ``site`` has loaded), and the native module only when the
 start-up record (see src/record.rs) or an inherited variable cannot answer.
 """
 
-from __future__ import annotations
-
 import os
 import stat
 import sys
 
+# Annotations naming typing's types are strings: importing typing, or even
+# __future__, would cost every interpreter start more than the hook's own work.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
@@ -40,7 +40,7 @@ ENV_ONLY = "env"
 CERTIFI_ONLY = "certifi"
 
 # What activation did in this interpreter (see status()); None until it ran.
-_done: Optional[Dict[str, Any]] = None
+_done: "Optional[Dict[str, Any]]" = None
 
 
 def activate() -> None:
@@ -56,7 +56,7 @@ def activate() -> None:
         _done["error"] = f"{type(error).__name__}: {error}"
 
 
-def status() -> Dict[str, Any]:
+def status() -> "Dict[str, Any]":
     """For ``info()``: whether activation ran in this interpreter, what it set,
     what it left alone, and why."""
     if _done is None:
@@ -68,7 +68,7 @@ def status() -> Dict[str, Any]:
     return dict(_done)
 
 
-def _run(auto: str, done: Dict[str, Any]) -> None:
+def _run(auto: str, done: "Dict[str, Any]") -> None:
     if auto in OFF:
         done["requests_ca_bundle"] = done["certifi"] = f"left alone: {AUTO}={done['auto']}"
         return
@@ -87,7 +87,7 @@ def _run(auto: str, done: Dict[str, Any]) -> None:
         done["certifi"] = "will point at certifi-native when imported"
 
 
-def _set_variable(done: Dict[str, Any]) -> None:
+def _set_variable(done: "Dict[str, Any]") -> None:
     requests, curl = os.environ.get(REQUESTS), os.environ.get(CURL)
     if requests:
         if os.path.exists(requests):  # a file, or a folder (requests takes both)
@@ -107,13 +107,13 @@ def _set_variable(done: Dict[str, Any]) -> None:
     done["requests_ca_bundle"] = f"{why}; {REQUESTS}={bundle}"
 
 
-def _native() -> Any:
+def _native() -> "Any":
     from . import _native
 
     return _native
 
 
-def _variable_value(done: Dict[str, Any]) -> str:
+def _variable_value(done: "Dict[str, Any]") -> str:
     """What REQUESTS_CA_BUNDLE gets: the bundle file, or in fast mode the
     hashed folder (checked first: the record names bundle files only)."""
     if os.environ.get(CAPATH, "").strip().lower() in ON:
@@ -168,7 +168,7 @@ def _fingerprint(path: str, regular_only: bool = False) -> str:
     return f"{meta.st_dev}:{meta.st_ino}:{ctime_s}.{ctime_ns:09}:{meta.st_size}:{meta.st_mtime_ns}"
 
 
-def _recorded_bundle() -> Optional[str]:
+def _recorded_bundle() -> "Optional[str]":
     """The bundle the record names, if every check it lists still holds."""
     try:
         path = _record_path()
@@ -183,7 +183,7 @@ def _recorded_bundle() -> Optional[str]:
         return None
 
 
-def _replay(lines: Sequence[str]) -> Optional[str]:
+def _replay(lines: "Sequence[str]") -> "Optional[str]":
     if not lines or lines[0] != "certifi-native startup-record 1":
         return None
     import time
@@ -214,7 +214,7 @@ def _replay(lines: Sequence[str]) -> Optional[str]:
 # --- certifi: a post-import hook --------------------------------------------
 
 
-def _point_certifi(module: ModuleType) -> None:
+def _point_certifi(module: "ModuleType") -> None:
     """Makes certifi's ``where()`` and ``contents()`` ours. Never raises: it
     runs inside someone's ``import certifi``."""
     try:
@@ -235,17 +235,17 @@ def _point_certifi(module: ModuleType) -> None:
 class _CertifiLoader:
     """certifi's own loader, which then points the fresh module at ours."""
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: "Any") -> None:
         self._loader = loader
 
-    def __getattr__(self, name: str) -> Any:  # resources, source, file name...
+    def __getattr__(self, name: str) -> "Any":  # resources, source, file name...
         return getattr(self._loader, name)
 
-    def create_module(self, spec: ModuleSpec) -> Optional[ModuleType]:
+    def create_module(self, spec: "ModuleSpec") -> "Optional[ModuleType]":
         module: Optional[ModuleType] = self._loader.create_module(spec)
         return module
 
-    def exec_module(self, module: ModuleType) -> None:
+    def exec_module(self, module: "ModuleType") -> None:
         self._loader.exec_module(module)
         _point_certifi(module)
 
@@ -255,8 +255,8 @@ class _CertifiFinder:
     finders find it, and its loader is wrapped. Nothing is imported early."""
 
     def find_spec(
-        self, name: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None
-    ) -> Optional[ModuleSpec]:
+        self, name: str, path: "Optional[Sequence[str]]" = None, target: "Optional[ModuleType]" = None
+    ) -> "Optional[ModuleSpec]":
         if name != "certifi":
             return None
         for finder in sys.meta_path:
