@@ -45,6 +45,8 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
         "TMPDIR": str(home / "tmp"),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if os.name == "nt":  # Windows' Python cannot start (no random source) without it
+        env["SYSTEMROOT"] = os.environ["SYSTEMROOT"]
     env.update(extra)
     return env
 
