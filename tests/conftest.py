@@ -112,9 +112,15 @@ def pem_ders(data: bytes) -> list[bytes]:
     return [base64.b64decode(b"".join(body.split())) for body in _PEM_BLOCK.findall(data)]
 
 
-def self_signed_ca(name: x509.Name, key: ec.EllipticCurvePrivateKey | None = None) -> bytes:
+def self_signed_ca(
+    name: x509.Name,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    valid_from: datetime.timedelta = datetime.timedelta(0),
+    valid_until: datetime.timedelta = datetime.timedelta(days=1),
+) -> bytes:
     """The DER of a self-signed CA certificate for ``name`` (any name, unlike
-    trustme's), valid for a day, with ``key`` or a fresh one."""
+    trustme's), valid from/until these offsets from now (a day by default),
+    with ``key`` or a fresh one."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
@@ -123,8 +129,8 @@ def self_signed_ca(name: x509.Name, key: ec.EllipticCurvePrivateKey | None = Non
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now + valid_from)
+        .not_valid_after(now + valid_until)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )

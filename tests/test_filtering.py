@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import os
 import re
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -15,30 +16,16 @@ import certifi_native
 import pytest
 import trustme
 from certifi_native import _native
-from conftest import bundle_ders, clean_env, der_of, openssl_roots, probe, write_pem
+from conftest import bundle_ders, clean_env, der_of, openssl_roots, probe, self_signed_ca, write_pem
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
 def expiring_ca_pem(expires_in: datetime.timedelta, name: str = "certifi-native expired test CA") -> bytes:
     """A self-signed CA certificate whose notAfter is ``expires_in`` from now."""
-    key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=30))
-        .not_valid_after(now + expires_in)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    der = self_signed_ca(subject, valid_from=datetime.timedelta(days=-30), valid_until=expires_in)
+    return ssl.DER_cert_to_PEM_cert(der).encode("ascii")
 
 
 def extra_env(home: Path, *files: Path, **settings: str) -> dict[str, str]:
