@@ -24,9 +24,11 @@ use pyo3::types::{PyDict, PyList};
 use bundle::{Report, Served};
 use settings::Settings;
 
-/// Runs `job`; a panic (a bug of ours) degrades to the packaged file instead
-/// of reaching the caller, because `where()` must never raise.
-fn served_or_packaged(packaged: &Path, job: impl FnOnce() -> Served) -> Served {
+/// The bundle for the current settings (`force`: re-read every source). A
+/// panic (a bug of ours) degrades to the packaged file instead of reaching
+/// the caller, because `where()` must never raise.
+fn served_or_packaged(packaged: &Path, force: bool) -> Served {
+    let job = || bundle::current(packaged, force);
     panic::catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|_| Served {
         path: packaged.to_owned(),
         degraded: Some("internal error while building the bundle".to_owned()),
@@ -54,21 +56,21 @@ mod native {
     #[pyfunction]
     #[pyo3(name = "where")]
     fn where_(packaged: PathBuf) -> String {
-        let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
+        let served = served_or_packaged(&packaged, false);
         served.path.to_string_lossy().into_owned()
     }
 
     /// Re-reads every source and rewrites the bundle if it changed.
     #[pyfunction]
     fn refresh(packaged: PathBuf) -> String {
-        let served = served_or_packaged(&packaged, || bundle::current(&packaged, true));
+        let served = served_or_packaged(&packaged, true);
         served.path.to_string_lossy().into_owned()
     }
 
     /// What the bundle holds, where it came from, and what was left out.
     #[pyfunction]
     fn info<'py>(py: Python<'py>, packaged: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-        let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
+        let served = served_or_packaged(&packaged, false);
         let settings = Settings::from_env();
         let report = match served.report {
             Some(ref report) => report,
@@ -81,7 +83,7 @@ mod native {
     /// folder can be built (no cache folder, or the packaged file is served).
     #[pyfunction]
     fn capath(packaged: PathBuf) -> String {
-        let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
+        let served = served_or_packaged(&packaged, false);
         let path = match served.degraded {
             Some(_) => served.path,
             None => capath_of(&served.path).unwrap_or(served.path),
@@ -105,7 +107,7 @@ mod native {
     /// lets the next start-up skip loading this module (see record.rs).
     #[pyfunction]
     fn startup_where(packaged: PathBuf) -> String {
-        let served = served_or_packaged(&packaged, || bundle::current(&packaged, false));
+        let served = served_or_packaged(&packaged, false);
         if served.degraded.is_none() {
             record::write(&served.path);
         }
