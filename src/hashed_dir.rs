@@ -30,11 +30,12 @@ fn stamp_for(bundle: &Path) -> PathBuf {
     bundle.with_extension("capath.stamp")
 }
 
-/// The last folder served in this process, for the bundle of that length.
+/// The last folder served in this process, for the bundle as it was then
+/// (`cache::file_fingerprint`, as the bundle's own memo checks it).
 /// Held only with the GIL held, like the bundle's memo.
 struct Memo {
     bundle: PathBuf,
-    bundle_len: u64,
+    bundle_fingerprint: String,
     folder: PathBuf,
 }
 
@@ -43,13 +44,12 @@ static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
 /// The folder for `bundle`, checked (and repaired) once per process and
 /// bundle; later calls only check that the bundle and the folder are there.
 pub fn current(bundle: &Path) -> Result<PathBuf, String> {
-    let bundle_len = fs::metadata(bundle)
-        .map_err(|err| format!("cannot read {}: {err}", bundle.display()))?
-        .len();
+    let bundle_fingerprint = cache::file_fingerprint(bundle)
+        .ok_or_else(|| format!("cannot read {}: not a regular file", bundle.display()))?;
     let mut memo = MEMO.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(m) = memo.as_ref() {
         let there = fs::symlink_metadata(&m.folder).is_ok_and(|meta| meta.is_dir());
-        if m.bundle == bundle && m.bundle_len == bundle_len && there {
+        if m.bundle == bundle && m.bundle_fingerprint == bundle_fingerprint && there {
             return Ok(m.folder.clone());
         }
     }
@@ -57,7 +57,7 @@ pub fn current(bundle: &Path) -> Result<PathBuf, String> {
         .map_err(|err| format!("cannot build {}: {err}", folder_for(bundle).display()))?;
     *memo = Some(Memo {
         bundle: bundle.to_owned(),
-        bundle_len,
+        bundle_fingerprint,
         folder: folder.clone(),
     });
     Ok(folder)
