@@ -1,28 +1,21 @@
 //! certifi-native: certifi's `where()` and `contents()`, with the roots taken
 //! from the operating system's trust store and Mozilla's set compiled in.
 //!
-//! This file is only the Python facade; each job lives in its own module.
-
-mod bundle;
-mod cache;
-mod check;
-mod hashed_dir;
-mod pem;
-mod record;
-mod roots;
-mod select;
-mod settings;
-mod subject_hash;
+//! This crate is only the Python facade; each job lives in its own module of
+//! the core crate (core/), which knows no Python.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use bundle::{Report, Served};
-use settings::Settings;
+use certifi_native_core::bundle::{self, Report, Served};
+use certifi_native_core::check::Facts;
+use certifi_native_core::settings::Settings;
+use certifi_native_core::{cache, hashed_dir, pem, record};
 
 /// The bundle for the current settings (`force`: re-read every source). A
 /// panic (a bug of ours) degrades to the packaged file instead of reaching
@@ -41,10 +34,6 @@ fn served_or_packaged(packaged: &Path, force: bool) -> Served {
 #[pyo3(name = "_native")]
 mod native {
     use super::*;
-
-    // `certifi-native check`: one source's roots alone, and facts about certificates.
-    #[pymodule_export]
-    use crate::check::{describe_certs, source_bundle};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -94,13 +83,43 @@ mod native {
     /// OpenSSL's subject hash of the certificate `der`, as 8 hex digits.
     #[pyfunction]
     fn subject_hash(der: &[u8]) -> PyResult<String> {
-        crate::subject_hash::of_certificate(der)
-            .map(crate::subject_hash::hex)
+        use certifi_native_core::subject_hash;
+        subject_hash::of_certificate(der)
+            .map(subject_hash::hex)
             .ok_or_else(|| {
-                pyo3::exceptions::PyValueError::new_err(
-                    "not a certificate, or a subject OpenSSL would refuse",
-                )
+                PyValueError::new_err("not a certificate, or a subject OpenSSL would refuse")
             })
+    }
+
+    /// `certifi-native check`: the PEM text of the usable roots of one source
+    /// alone: `"system"` (the OS store, without the Mozilla fallback or extra
+    /// files) or `"mozilla"`.
+    #[pyfunction]
+    fn source_bundle(py: Python<'_>, name: &str) -> PyResult<String> {
+        let name = name.to_owned();
+        py.detach(|| certifi_native_core::check::source_bundle(&name))
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "unknown source {name:?}: expected \"system\" or \"mozilla\""
+                ))
+            })
+    }
+
+    /// Facts about each PEM block of `pem`, in order, for `check`'s diagnoses;
+    /// a block that is not a readable certificate gives `{"error": why}` so
+    /// positions still match.
+    #[pyfunction]
+    fn describe_certs<'py>(py: Python<'py>, pem: &str) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for facts in certifi_native_core::check::describe_certs(pem) {
+            let entry = PyDict::new(py);
+            match facts {
+                Ok(facts) => fill_facts(&facts, &entry)?,
+                Err(why) => entry.set_item("error", why)?,
+            }
+            out.append(entry)?;
+        }
+        Ok(out)
     }
 
     /// `where()` for the start-up hook, which also leaves the record that
@@ -132,6 +151,32 @@ mod native {
 fn capath_of(bundle: &Path) -> Result<PathBuf, String> {
     panic::catch_unwind(|| hashed_dir::current(bundle))
         .unwrap_or_else(|_| Err("internal error while building the folder".to_owned()))
+}
+
+/// One certificate's facts as the dict `check` reads.
+fn fill_facts(facts: &Facts, entry: &Bound<'_, PyDict>) -> PyResult<()> {
+    let hex = |id: &Vec<u8>| pem::colon_hex(id);
+    entry.set_item("subject", &facts.subject)?;
+    entry.set_item("issuer", &facts.issuer)?;
+    entry.set_item("sha256", pem::colon_hex(&facts.sha256))?;
+    entry.set_item("not_before", facts.not_before)?;
+    entry.set_item("not_after", facts.not_after)?;
+    entry.set_item("ca", facts.basic_constraints.map(|(_, ca)| ca))?;
+    entry.set_item(
+        "basic_constraints_critical",
+        facts.basic_constraints.map(|(critical, _)| critical),
+    )?;
+    entry.set_item("subject_key_id", facts.subject_key_id.as_ref().map(hex))?;
+    entry.set_item("has_authority_key_id", facts.authority_key_id.is_some())?;
+    entry.set_item(
+        "authority_key_id",
+        facts
+            .authority_key_id
+            .as_ref()
+            .and_then(|id| id.as_ref().map(hex)),
+    )?;
+    entry.set_item("dns_names", &facts.dns_names)?;
+    entry.set_item("ip_addresses", &facts.ip_addresses)
 }
 
 fn report_dict<'py>(

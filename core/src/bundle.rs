@@ -286,7 +286,8 @@ mod tests {
     /// rewrites the packaged file; otherwise any difference fails.
     #[test]
     fn packaged_cacert_matches_the_compiled_in_set() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/certifi_native/cacert.pem");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/certifi_native/cacert.pem");
         let expected = packaged_mozilla_text();
         if std::env::var_os("CERTIFI_NATIVE_BLESS").is_some() {
             fs::write(&path, &expected).unwrap();

@@ -1,8 +1,14 @@
 //! Records which version of Mozilla's set (the webpki-root-certs crate) is compiled in.
 
 fn main() {
-    println!("cargo:rerun-if-changed=Cargo.lock");
-    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    // The workspace's lock file; an sdist may also keep one beside this crate.
+    let lock = ["../Cargo.lock", "Cargo.lock"]
+        .iter()
+        .find_map(|path| {
+            println!("cargo:rerun-if-changed={path}");
+            std::fs::read_to_string(path).ok()
+        })
+        .unwrap_or_default();
     let version = lock
         .split("[[package]]")
         .find(|entry| entry.contains("name = \"webpki-root-certs\""))

@@ -6,9 +6,6 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use pyo3::exceptions::PyValueError;
-use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
 use sha2::{Digest, Sha256};
 use x509_cert::certificate::{CertificateInner, Raw};
 use x509_cert::der::Decode;
@@ -22,65 +19,52 @@ use crate::roots;
 use crate::select;
 
 /// The PEM text of the usable roots of one source alone: `"system"` (the OS
-/// store, without the Mozilla fallback or extra files) or `"mozilla"`.
-#[pyfunction]
-pub fn source_bundle(py: Python<'_>, name: &str) -> PyResult<String> {
+/// store, without the Mozilla fallback or extra files) or `"mozilla"`;
+/// `None` for any other name.
+pub fn source_bundle(name: &str) -> Option<String> {
     let gather = match name {
         "system" => roots::system,
         "mozilla" => roots::mozilla,
-        _ => {
-            return Err(PyValueError::new_err(format!(
-                "unknown source {name:?}: expected \"system\" or \"mozilla\""
-            )))
-        }
+        _ => return None,
     };
-    Ok(py.detach(|| {
-        let kept = select::select(gather().candidates, SystemTime::now(), &mut HashSet::new()).kept;
-        let header = format!(
-            "certifi-native {}: the {name} roots alone ({} roots)",
-            env!("CARGO_PKG_VERSION"),
-            kept.len()
-        );
-        pem::render(&header, &kept)
-    }))
+    let kept = select::select(gather().candidates, SystemTime::now(), &mut HashSet::new()).kept;
+    let header = format!(
+        "certifi-native {}: the {name} roots alone ({} roots)",
+        env!("CARGO_PKG_VERSION"),
+        kept.len()
+    );
+    Some(pem::render(&header, &kept))
 }
 
 /// Facts about each PEM block of `pem`, in order; a block that is not a
-/// readable certificate gives `{"error": why}` so positions still match.
-#[pyfunction]
-pub fn describe_certs<'py>(py: Python<'py>, pem: &str) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    for block in pem::parse(pem.as_bytes()) {
-        let entry = PyDict::new(py);
-        match block.and_then(|der| Facts::read(&der)) {
-            Ok(facts) => facts.fill(&entry)?,
-            Err(why) => entry.set_item("error", why)?,
-        }
-        out.append(entry)?;
-    }
-    Ok(out)
+/// readable certificate gives `Err(why)` so positions still match.
+pub fn describe_certs(pem: &str) -> Vec<Result<Facts, String>> {
+    pem::parse(pem.as_bytes())
+        .into_iter()
+        .map(|block| block.and_then(|der| Facts::read(&der)))
+        .collect()
 }
 
 /// What `check` needs to know about one certificate.
-struct Facts {
-    subject: String,
-    issuer: String,
-    sha256: [u8; 32],
+pub struct Facts {
+    pub subject: String,
+    pub issuer: String,
+    pub sha256: [u8; 32],
     /// Seconds since the Unix epoch.
-    not_before: u64,
-    not_after: u64,
+    pub not_before: u64,
+    pub not_after: u64,
     /// basicConstraints as (critical, cA), when present.
-    basic_constraints: Option<(bool, bool)>,
-    subject_key_id: Option<Vec<u8>>,
+    pub basic_constraints: Option<(bool, bool)>,
+    pub subject_key_id: Option<Vec<u8>>,
     /// `Some` when the extension is present; the inner key id may still be absent.
-    authority_key_id: Option<Option<Vec<u8>>>,
-    dns_names: Vec<String>,
-    ip_addresses: Vec<String>,
+    pub authority_key_id: Option<Option<Vec<u8>>>,
+    pub dns_names: Vec<String>,
+    pub ip_addresses: Vec<String>,
 }
 
 impl Facts {
     /// Lenient like `select`: the `Raw` profile reads old roots with odd serials.
-    fn read(der: &[u8]) -> Result<Facts, String> {
+    pub fn read(der: &[u8]) -> Result<Facts, String> {
         let cert = CertificateInner::<Raw>::from_der(der)
             .map_err(|err| format!("not an X.509 certificate: {err}"))?;
         let tbs = cert.tbs_certificate();
@@ -122,30 +106,6 @@ impl Facts {
             dns_names,
             ip_addresses,
         })
-    }
-
-    fn fill(&self, entry: &Bound<'_, PyDict>) -> PyResult<()> {
-        let hex = |id: &Vec<u8>| pem::colon_hex(id);
-        entry.set_item("subject", &self.subject)?;
-        entry.set_item("issuer", &self.issuer)?;
-        entry.set_item("sha256", pem::colon_hex(&self.sha256))?;
-        entry.set_item("not_before", self.not_before)?;
-        entry.set_item("not_after", self.not_after)?;
-        entry.set_item("ca", self.basic_constraints.map(|(_, ca)| ca))?;
-        entry.set_item(
-            "basic_constraints_critical",
-            self.basic_constraints.map(|(critical, _)| critical),
-        )?;
-        entry.set_item("subject_key_id", self.subject_key_id.as_ref().map(hex))?;
-        entry.set_item("has_authority_key_id", self.authority_key_id.is_some())?;
-        entry.set_item(
-            "authority_key_id",
-            self.authority_key_id
-                .as_ref()
-                .and_then(|id| id.as_ref().map(hex)),
-        )?;
-        entry.set_item("dns_names", &self.dns_names)?;
-        entry.set_item("ip_addresses", &self.ip_addresses)
     }
 }
 
