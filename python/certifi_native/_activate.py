@@ -13,7 +13,7 @@ Unless ``CERTIFI_NATIVE_AUTO=0``:
 
 Start-up must never raise, never print and cost little: only ``os``, ``sys``
 and ``stat`` (which ``site`` has loaded), and the native module only when the
-start-up record (see src/record.rs) or an inherited variable cannot answer.
+start-up record (see core/src/record.rs) or an inherited variable cannot answer.
 """
 
 import os
@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
-    from typing import Any, Dict, Optional, Sequence
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 
 AUTO = "CERTIFI_NATIVE_AUTO"
 REQUESTS = "REQUESTS_CA_BUNDLE"
@@ -79,12 +79,9 @@ def _run(auto: str, done: "Dict[str, Any]") -> None:
     if auto == ENV_ONLY:
         done["certifi"] = f"left alone: {AUTO}={done['auto']} sets the variable only"
         return
-    certifi = sys.modules.get("certifi")
-    if certifi is not None:
-        _point_certifi(certifi)
-    else:
-        sys.meta_path.insert(0, _CertifiFinder())
+    if "certifi" not in sys.modules:
         done["certifi"] = "will point at certifi-native when imported"
+    when_imported("certifi", _point_certifi)
 
 
 def _set_variable(done: "Dict[str, Any]") -> None:
@@ -157,7 +154,7 @@ def _record_path() -> str:
 
 
 def _fingerprint(path: str, regular_only: bool = False) -> str:
-    """As src/cache.rs writes it: ``dev:ino:ctime:len:mtime_ns`` or ``missing``."""
+    """As core/src/cache.rs writes it: ``dev:ino:ctime:len:mtime_ns`` or ``missing``."""
     try:
         meta = os.lstat(path) if regular_only else os.stat(path)
     except OSError:
@@ -211,12 +208,11 @@ def _replay(lines: "Sequence[str]") -> "Optional[str]":
     return None if any(n not in recorded for n in settings) else bundle
 
 
-# --- certifi: a post-import hook --------------------------------------------
+# --- post-import hooks --------------------------------------------------------
 
 
 def _point_certifi(module: "ModuleType") -> None:
-    """Makes certifi's ``where()`` and ``contents()`` ours. Never raises: it
-    runs inside someone's ``import certifi``."""
+    """Makes certifi's ``where()`` and ``contents()`` ours."""
     try:
         from . import contents, where
 
@@ -232,8 +228,36 @@ def _point_certifi(module: "ModuleType") -> None:
             _done["certifi"] = f"not pointed: {type(error).__name__}: {error}"
 
 
-class _CertifiLoader:
-    """certifi's own loader, which then points the fresh module at ours."""
+# What to run on a module once it is imported: module name -> callbacks.
+_HOOKS: "Dict[str, List[Callable[[ModuleType], None]]]" = {}
+
+
+def when_imported(name: str, callback: "Callable[[ModuleType], None]") -> None:
+    """Runs ``callback(module)`` once module ``name`` is imported: now if it
+    already is, else right after its own code ran. Imports nothing early. A
+    callback that raises is recorded in ``status()`` (it runs inside someone's
+    ``import``, which must not fail because of us)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        _call(callback, module)
+        return
+    if not _HOOKS:
+        sys.meta_path.insert(0, _PostImportFinder())
+    _HOOKS.setdefault(name, []).append(callback)
+
+
+def _call(callback: "Callable[[ModuleType], None]", module: "ModuleType") -> None:
+    try:
+        callback(module)
+    except Exception as error:
+        if _done is not None:
+            _done.setdefault("hook_errors", []).append(
+                f"{module.__name__}: {getattr(callback, '__name__', callback)}: {type(error).__name__}: {error}"
+            )
+
+
+class _PostImportLoader:
+    """A module's own loader, which then runs the callbacks on the fresh module."""
 
     def __init__(self, loader: "Any") -> None:
         self._loader = loader
@@ -247,17 +271,18 @@ class _CertifiLoader:
 
     def exec_module(self, module: "ModuleType") -> None:
         self._loader.exec_module(module)
-        _point_certifi(module)
+        for callback in _HOOKS.pop(module.__name__, ()):
+            _call(callback, module)
 
 
-class _CertifiFinder:
-    """A ``sys.meta_path`` entry that only watches for ``certifi``: the other
-    finders find it, and its loader is wrapped. Nothing is imported early."""
+class _PostImportFinder:
+    """A ``sys.meta_path`` entry that only watches for the modules in
+    ``_HOOKS``: the other finders find them, and their loaders are wrapped."""
 
     def find_spec(
         self, name: str, path: "Optional[Sequence[str]]" = None, target: "Optional[ModuleType]" = None
     ) -> "Optional[ModuleSpec]":
-        if name != "certifi":
+        if name not in _HOOKS:
             return None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
@@ -268,6 +293,6 @@ class _CertifiFinder:
                 continue
             if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                 # Duck-typed: importlib.abc is not worth importing at start-up.
-                spec.loader = _CertifiLoader(spec.loader)  # type: ignore[assignment]
+                spec.loader = _PostImportLoader(spec.loader)  # type: ignore[assignment]
             return spec
         return None
