@@ -59,11 +59,13 @@ pub fn assemble(settings: &Settings, now: SystemTime) -> (Vec<Root>, Report) {
             kept: selection.kept.len(),
         });
         report.dropped.extend(selection.dropped);
+        report.notes.extend(selection.notes);
         report.problems.extend(gathered.problems);
         kept.extend(selection.kept);
     };
     if settings.mode != Mode::Mozilla {
-        take(roots::system(), Source::System, &mut report);
+        report.notes.extend(roots::store_note(settings));
+        take(roots::system_for(settings), Source::System, &mut report);
     }
     let no_os_root = report.sources.first().is_some_and(|s| s.kept == 0);
     if settings.mode != Mode::System || no_os_root {

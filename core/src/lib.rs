@@ -11,5 +11,8 @@ pub mod pem;
 pub mod record;
 pub mod roots;
 pub mod select;
+pub mod self_signed;
 pub mod settings;
 pub mod subject_hash;
+pub mod trust;
+pub mod x509;
