@@ -259,10 +259,11 @@ def der_of(pem: bytes) -> bytes:
 
 
 def openssl_roots(path: str | os.PathLike[str]) -> int:
-    """How many CA certificates OpenSSL (Python's ssl) loads from ``path``; raises if it cannot."""
+    """How many certificates OpenSSL (Python's ssl) loads from ``path`` (CAs and
+    self-signed server certificates); raises if it cannot."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(cafile=os.fspath(path))
-    return int(context.cert_store_stats()["x509_ca"])
+    return int(context.cert_store_stats()["x509"])
 
 
 def probe(env: dict[str, str], store: Path | None = None, code: str = PROBE) -> dict[str, Any]:

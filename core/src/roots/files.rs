@@ -45,7 +45,7 @@ fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
 
 fn too_large() -> String {
     format!(
-        "not read: larger than {} MiB, too large for a certificate file",
+        "cannot read the file: larger than {} MiB, too large for a certificate file",
         MAX_FILE_BYTES >> 20
     )
 }
@@ -60,7 +60,10 @@ fn check_kind(meta: &Metadata) -> Result<(), String> {
             Ok(())
         };
     }
-    Err(format!("not read: {}, not a regular file", kind_name(meta)))
+    Err(format!(
+        "cannot read the file: it is {}, not a regular file",
+        kind_name(meta)
+    ))
 }
 
 fn kind_name(meta: &Metadata) -> &'static str {
