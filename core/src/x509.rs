@@ -162,8 +162,6 @@ pub struct Certificate<'a> {
     pub signature_algorithm: Algorithm<'a>,
     /// The signature's bytes (a BIT STRING with no unused bits).
     pub signature: &'a [u8],
-    /// 0 for v1, 2 for v3.
-    pub version: u8,
     pub issuer: Element<'a>,
     pub subject: Element<'a>,
     pub not_before: Time,
@@ -240,21 +238,15 @@ fn read_tbs<'a>(
     signature: &'a [u8],
 ) -> Result<(Certificate<'a>, Validity<'a>), String> {
     let mut fields = Fields::of(tbs, "tbsCertificate")?;
-    let version = match fields.optional(0xa0, "version")? {
-        None => 0,
-        Some(explicit) => {
-            let (inner, rest) = element(explicit.contents)?;
-            if !rest.is_empty() {
-                return Err("version holds more than an INTEGER".to_owned());
-            }
-            expect(inner, INTEGER, "version")?;
-            integer(inner.contents, "version")?;
-            match inner.contents {
-                [v @ 0..=2] => *v,
-                _ => return Err("version is not 1, 2 or 3".to_owned()),
-            }
+    // Any INTEGER: OpenSSL decodes a version it does not know (v4 and up).
+    if let Some(explicit) = fields.optional(0xa0, "version")? {
+        let (inner, rest) = element(explicit.contents)?;
+        if !rest.is_empty() {
+            return Err("version holds more than an INTEGER".to_owned());
         }
-    };
+        expect(inner, INTEGER, "version")?;
+        integer(inner.contents, "version")?;
+    }
     let serial = fields.next("serialNumber")?;
     expect(serial, INTEGER, "serialNumber")?;
     integer(serial.contents, "serialNumber")?;
@@ -303,7 +295,6 @@ fn read_tbs<'a>(
             tbs: tbs.whole,
             signature_algorithm,
             signature,
-            version,
             issuer,
             subject,
             not_before: placeholder.clone(),
