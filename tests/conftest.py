@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import hashlib
 import http.server
 import json
 import os
@@ -256,6 +257,11 @@ def bundle_ders(text: str) -> list[bytes]:
 
 def der_of(pem: bytes) -> bytes:
     return ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
+
+
+def colon_sha256(der: bytes) -> str:
+    """A certificate's SHA-256 as ``info()`` writes it (AA:BB:...)."""
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
 
 def openssl_roots(path: str | os.PathLike[str]) -> int:

@@ -5,6 +5,7 @@ CERTIFI_NATIVE_EXTRA_CA_CERTS. None may hang or abort an interpreter start
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,8 +13,7 @@ from typing import Any
 
 import pytest
 import trustme
-from conftest import bundle_ders, clean_env, der_of, make_store, openssl_roots, probe, run, run_with_store, PROBE, write_pem
-import json
+from conftest import PROBE, bundle_ders, clean_env, der_of, make_store, openssl_roots, probe, run, run_with_store, write_pem
 
 # A hanging read is the bug: fail fast instead of waiting for the default timeout.
 TIMEOUT = 60

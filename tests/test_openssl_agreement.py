@@ -6,14 +6,13 @@ OpenSSL cannot decode makes it refuse the whole bundle file."""
 from __future__ import annotations
 
 import datetime
-import hashlib
 import ssl
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOST_STORE, bundle_ders, clean_env, openssl_roots, pem_ders, probe, write_pem
+from conftest import HOST_STORE, bundle_ders, colon_sha256, clean_env, openssl_roots, pem_ders, probe, write_pem
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -83,10 +82,6 @@ def variants() -> dict[str, bytes]:
         }
     )
     return out
-
-
-def colon_sha256(der: bytes) -> str:
-    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
 
 def openssl_accepts(der: bytes, folder: Path) -> bool:
