@@ -343,10 +343,32 @@ fn algorithm<'a>(el: Element<'a>, what: &'static str) -> Result<Algorithm<'a>, S
         false => Some(fields.next("parameters")?),
     };
     fields.end()?;
+    if let Some(value) = parameters {
+        any_value(value, what)?;
+    }
     Ok(Algorithm {
         oid: oid.contents,
         parameters,
     })
+}
+
+/// An ANY (algorithm parameters): OpenSSL decodes the universal types it
+/// knows by their rules, and takes SEQUENCE, SET, strings and other classes as they are.
+fn any_value(value: Element<'_>, what: &str) -> Result<(), String> {
+    let what = format!("the parameters of {what}");
+    match value.tag {
+        0x00 => Err(format!("{what} are an end-of-contents marker")),
+        BOOLEAN if value.contents.len() != 1 => Err(format!("{what}: a BOOLEAN not one byte")),
+        INTEGER | 0x0a => integer(value.contents, &what),
+        BIT_STRING => bit_string_contents(value.contents, &what).map(|_| ()),
+        0x05 if !value.contents.is_empty() => Err(format!("{what}: a NULL with contents")),
+        OID => object_identifier(value, &what),
+        0x10 | 0x11 => Err(format!("{what}: a SEQUENCE or SET not constructed")),
+        tag if tag & 0xe0 == 0x20 && tag != SEQUENCE && tag != SET => Err(format!(
+            "{what}: a constructed universal type {tag:#04x} (BER, not DER)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn bit_string<'a>(el: Element<'a>, what: &str) -> Result<&'a [u8], String> {
@@ -593,6 +615,20 @@ mod tests {
         assert!(oid(&[0x55, 0x80, 0x03]).is_err(), "a padded sub-identifier");
         assert!(oid(&[0x55, 0x84]).is_err(), "an unfinished sub-identifier");
         assert!(oid(&[]).is_err());
+    }
+
+    #[test]
+    fn algorithm_parameters_are_decoded_by_type() {
+        let params = |der: &[u8]| any_value(element(der).unwrap().0, "x");
+        assert!(params(&[0x05, 0x00]).is_ok());
+        assert!(params(&[0x05, 0x01, 0x00]).is_err());
+        assert!(params(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22]).is_ok());
+        // Found by fuzz/openssl_agreement: an unfinished OID in the key's parameters.
+        assert!(params(&[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x8f]).is_err());
+        assert!(params(&[0x02, 0x02, 0x00, 0x01]).is_err());
+        assert!(params(&[0x30, 0x00]).is_ok());
+        assert!(params(&[0x24, 0x00]).is_err(), "a constructed OCTET STRING");
+        assert!(params(&[0xa0, 0x00]).is_ok(), "another class, as it is");
     }
 
     #[test]
