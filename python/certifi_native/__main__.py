@@ -97,7 +97,11 @@ def _activation(done: Dict[str, Any]) -> List[str]:
     return lines
 
 
-_ACTIVATION_PARTS = (("requests_ca_bundle", "REQUESTS_CA_BUNDLE"), ("certifi", "certifi"))
+_ACTIVATION_PARTS = (
+    ("requests_ca_bundle", "REQUESTS_CA_BUNDLE"),
+    ("certifi", "certifi"),
+    ("session_verify", "requests"),
+)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
