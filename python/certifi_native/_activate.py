@@ -2,20 +2,14 @@
 puts at the site-packages root (``certifi_native_activate.pth``, and
 ``certifi_native_activate.start`` for Python 3.15+, PEP 829).
 
-A ``REQUESTS_CA_BUNDLE`` that activation set is marked: ``MARKER`` holds the
-same value, and children inherit both. A marked value is decided again in
-every process with certifi-native, with that process's settings (the first
-step below); an unmarked one is the user's.
-
-Unless ``CERTIFI_NATIVE_AUTO=0`` (which only removes a marked value):
+Unless ``CERTIFI_NATIVE_AUTO=0``:
 
 - unless ``CERTIFI_NATIVE_AUTO=certifi``: if neither ``REQUESTS_CA_BUNDLE``
-  nor ``CURL_CA_BUNDLE`` is set, set ``REQUESTS_CA_BUNDLE`` to ``where()``
-  (child processes inherit it); a value naming a bundle of ours that is gone
-  (a cleaned cache), or whose folder fails the cache checks, is replaced; any
-  other value is the user's and is kept. While the value is ours, requests'
-  (and pip's vendored copy's) ``Session.verify``, a path or ``False``, wins
-  over it, as it would without the variable: pip's ``--cert`` is one;
+  nor ``CURL_CA_BUNDLE`` is set, set ``REQUESTS_CA_BUNDLE`` to ``where()``,
+  marked as ours (``MARKER``; children inherit both, and decide a marked value
+  again with their own settings); a user's value is kept, unless it names a
+  bundle of ours that is gone or in a folder that fails the cache checks.
+  While the value is ours, requests' ``Session.verify`` wins (``_explicit``);
 - unless ``CERTIFI_NATIVE_AUTO=env``, point certifi's ``where()`` and
   ``contents()`` at ours when certifi is imported, now or later.
 
@@ -83,23 +77,20 @@ def status() -> "Dict[str, Any]":
 
 def _run(auto: str, done: "Dict[str, Any]") -> None:
     inherited = _take_inherited()
-    if inherited is not None:
-        done["inherited"] = inherited
     if auto in OFF:
         done["requests_ca_bundle"] = done["certifi"] = f"left alone: {AUTO}={done['auto']}"
-        if inherited is not None:
-            done["requests_ca_bundle"] = f"removed: {REQUESTS} was set by certifi-native in a parent, and {AUTO}={done['auto']} here"
-        return
-    if auto == CERTIFI_ONLY:
+    elif auto == CERTIFI_ONLY:
         done["requests_ca_bundle"] = f"left alone: {AUTO}={done['auto']} points certifi only"
-        if inherited is not None:
-            done["requests_ca_bundle"] = (
-                f"removed: {REQUESTS} was set by certifi-native in a parent, and {AUTO}={done['auto']} points certifi only"
-            )
     else:
         _set_variable(done, inherited)
         for name in REQUESTS_SESSIONS:
             when_imported(name, _let_session_verify_win)
+    if inherited is not None:
+        done["inherited"] = inherited
+        if "set" not in done:
+            done["requests_ca_bundle"] = f"removed: the {REQUESTS} a parent's certifi-native set; {done['requests_ca_bundle']}"
+    if auto in OFF:
+        return
     if auto == ENV_ONLY:
         done["certifi"] = f"left alone: {AUTO}={done['auto']} sets the variable only"
         return
@@ -110,24 +101,27 @@ def _run(auto: str, done: "Dict[str, Any]") -> None:
 
 def _take_inherited() -> "Optional[str]":
     """Removes a REQUESTS_CA_BUNDLE that certifi-native set in a parent (it
-    holds the marker's value), to be decided again here; returns it. A marker
-    that does not match is stale (the variable was changed since): dropped."""
-    value, marker = os.environ.get(REQUESTS), os.environ.pop(MARKER, None)
-    if marker is None or value != marker:
+    equals the marker), to be decided again here; returns it. A marker that
+    does not match is stale (the variable was changed since): dropped."""
+    marker = os.environ.get(MARKER)
+    if marker is None:
+        return None
+    del os.environ[MARKER]
+    if os.environ.get(REQUESTS) != marker:
         return None
     del os.environ[REQUESTS]
-    return value
+    return marker
 
 
 def _set_variable(done: "Dict[str, Any]", inherited: "Optional[str]") -> None:
     requests, curl = os.environ.get(REQUESTS), os.environ.get(CURL)
     if requests:
-        if os.path.exists(requests):  # a file, or a folder (requests takes both)
-            distrust = _distrusted_folder(requests)
-            if distrust is None:
-                done["requests_ca_bundle"] = f"kept: {REQUESTS} was already set (by you, or a parent without certifi-native)"
-                return
-            why = f"replaced: {REQUESTS} named a certifi-native bundle whose folder fails the cache checks ({distrust})"
+        distrust = _distrusted_folder(requests)
+        if distrust is not None:
+            why = f"replaced: {REQUESTS} named a certifi-native bundle not to be trusted ({distrust})"
+        elif os.path.exists(requests):  # a file, or a folder (requests takes both)
+            done["requests_ca_bundle"] = f"kept: {REQUESTS} was already set (by you, or a parent without certifi-native)"
+            return
         elif not _native().is_bundle_path(requests):
             done["requests_ca_bundle"] = f"kept: {REQUESTS} names a missing file that is not ours"
             return
@@ -135,16 +129,10 @@ def _set_variable(done: "Dict[str, Any]", inherited: "Optional[str]") -> None:
             why = f"repaired: {REQUESTS} named a certifi-native bundle that no longer exists"
     elif curl:
         done["requests_ca_bundle"] = f"left alone: {CURL} is set, and requests reads it"
-        if inherited is not None:
-            done["requests_ca_bundle"] = (
-                f"removed: {REQUESTS} was set by certifi-native in a parent, and {CURL} is set here (requests reads it)"
-            )
         return
     elif inherited is not None:
-        distrust = _distrusted_folder(inherited) if os.path.exists(inherited) else "it no longer exists"
-        why = f"decided again: {REQUESTS} was set by certifi-native in a parent" + (
-            "" if distrust is None else f", and its bundle is not to be trusted here ({distrust})"
-        )
+        distrust = _distrusted_folder(inherited)
+        why = f"decided again: the {REQUESTS} a parent's certifi-native set" + (distrust and f" is not to be trusted ({distrust})" or "")
     else:
         why = f"set: neither {REQUESTS} nor {CURL} was set"
     bundle = _variable_value(done)
@@ -154,28 +142,20 @@ def _set_variable(done: "Dict[str, Any]", inherited: "Optional[str]") -> None:
 
 
 def _distrusted_folder(path: str) -> "Optional[str]":
-    """Why a file named like a bundle of ours must not be trusted: its folder
-    fails the owner checks ``where()`` makes (a temp cleaner removed it, and
-    another user made it again). None when it passes, or is not ours."""
+    """Why an existing file named like a bundle of ours is not to be trusted
+    (its folder fails the owner checks), or None. Costs one ``lstat``."""
     name = os.path.basename(path)
     if not (name.startswith("cacert-") and name.endswith(".pem")) or not hasattr(os, "geteuid"):
         return None
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        meta = os.lstat(folder)
-    except OSError as error:
-        why: "Optional[str]" = f"cannot inspect {folder}: {error.strerror}"
-    else:
-        me = os.geteuid()
-        if not stat.S_ISDIR(meta.st_mode):
-            why = f"{folder} is not a folder"
-        elif meta.st_uid != me:
-            why = f"{folder} is owned by uid {meta.st_uid}, not by uid {me}"
-        elif meta.st_mode & 0o022:
-            why = f"other users can write to {folder} (mode {stat.S_IMODE(meta.st_mode):o})"
-        else:
-            why = None
-    return why if why is not None and _native().is_bundle_path(path) else None
+        meta = os.lstat(os.path.dirname(os.path.abspath(path)))
+        if stat.S_ISDIR(meta.st_mode) and meta.st_uid == os.geteuid() and not meta.st_mode & 0o022:
+            return None
+    except OSError:
+        return None  # no folder: a missing bundle, repaired or not as before
+    from ._explicit import distrusted_folder
+
+    return distrusted_folder(path)
 
 
 def _native() -> "Any":
@@ -286,49 +266,10 @@ def _replay(lines: "Sequence[str]") -> "Optional[str]":
 
 
 def _let_session_verify_win(module: "ModuleType") -> None:
-    """requests (``module`` is its ``sessions``) lets ``REQUESTS_CA_BUNDLE``
-    override ``Session.verify``. While the variable holds the value activation
-    set, a ``Session.verify`` that is a path or ``False`` (pip's ``--cert``,
-    ``PIP_CERT``, ``cert =`` in pip.conf) wins again, as without the variable.
-    A per-request ``verify=`` already wins; a value the user set is untouched."""
-    session = module.Session
-    original = session.merge_environment_settings
-    if getattr(original, "_certifi_native", False):  # a second copy of the hook
-        return
+    """See ``_explicit``: loaded only when requests is, to keep start-up lean."""
+    from ._explicit import let_session_verify_win
 
-    def merge_environment_settings(
-        self: "Any", url: "Any", proxies: "Any", stream: "Any", verify: "Any", cert: "Any"
-    ) -> "Any":
-        merged = original(self, url, proxies, stream, verify, cert)
-        try:
-            chosen = self.verify
-            explicit = chosen is False or isinstance(chosen, (str, bytes, os.PathLike))
-            if verify is None and explicit and self.trust_env and _variable_is_ours():
-                merged["verify"] = os.environ.get(CURL) or chosen  # requests' order, less ours
-        except Exception:  # never break a request because of us
-            pass
-        return merged
-
-    merge_environment_settings._certifi_native = True  # type: ignore[attr-defined]
-    merge_environment_settings.__wrapped__ = original  # type: ignore[attr-defined]
-    merge_environment_settings.__doc__ = original.__doc__
-    session.merge_environment_settings = merge_environment_settings
-    if _done is not None:
-        version = getattr(sys.modules.get(module.__name__.rpartition(".")[0]), "__version__", "?")
-        patched = f"{module.__name__} {version}"
-        earlier = _done.get("session_verify")
-        _done["session_verify"] = (
-            f"{earlier[: -len(_WINS)]}, {patched}{_WINS}" if earlier else f"patched {patched}{_WINS}"
-        )
-
-
-_WINS = f": a Session.verify that is a path or False wins over the {REQUESTS} activation set"
-
-
-def _variable_is_ours() -> bool:
-    """Whether REQUESTS_CA_BUNDLE holds the value activation set."""
-    value = os.environ.get(REQUESTS)
-    return bool(value) and value == os.environ.get(MARKER)
+    let_session_verify_win(module, _done)
 
 
 def _point_certifi(module: "ModuleType") -> None:
