@@ -65,7 +65,7 @@ def index(tmp_path: Path, wheelhouse: Path, ca: trustme.CA) -> Iterator[tuple[st
 
 def pip_download(python: Path, index_url: str, into: Path, env: dict[str, str], *options: str) -> tuple[bool, str]:
     quiet = ["--disable-pip-version-check", "--no-input", "--retries", "0", "--timeout", "20", "--no-cache-dir"]
-    argv = [python, "-m", "pip", *quiet, "download", "--no-deps", "-d", into, "--index-url", index_url, *options, "six"]
+    argv: list[str | Path] = [python, "-m", "pip", *quiet, "download", "--no-deps", "-d", into, "--index-url", index_url, *options, "six"]
     proc = run(argv, env, check=False)
     return proc.returncode == 0, proc.stdout + proc.stderr
 
