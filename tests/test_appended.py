@@ -112,23 +112,30 @@ except Exception:
 """
 
 
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n"], ids=["lf", "crlf"])
 def test_a_hook_that_appends_when_missing_does_not_rebuild_at_every_start(
-    venv: Path, env: dict[str, str], ca: trustme.CA, tmp_path: Path
+    venv: Path, env: dict[str, str], ca: trustme.CA, tmp_path: Path, line_end: bytes
 ) -> None:
+    """Its CA file's bytes need not be the way we write PEM (CRLF here): the
+    file is kept as it is, so the hook finds them at the end."""
     ca_pem = tmp_path / "ca.pem"
-    ca_pem.write_bytes(ca.cert_pem.bytes())
+    ca_pem.write_bytes(ca.cert_pem.bytes().replace(b"\n", line_end))
     log = tmp_path / "appends.log"
     site = Path(run_py("import sysconfig; print(sysconfig.get_paths()['purelib'])", env, str(venv)).stdout.strip())
     code = HOOK_CODE.format(ca=str(ca_pem), log=str(log))
     (site / "zzz_appends_its_ca.pth").write_text(APPENDING_HOOK.format(code=code))
     bundle = Path(report(venv, env)["where"])  # start 1: built, then the hook appends
     assert log.read_text() == "appended\n"
+    built = os.stat(bundle).st_ino
     inodes = []
-    for _ in range(3):  # the CA is kept at the next start; then nothing changes
+    for _ in range(3):  # start 2 keeps the CA, and the file as it is; then nothing changes
         run_py("pass", env, str(venv))
         inodes.append(os.stat(bundle).st_ino)
-    assert inodes[1] == inodes[2] == inodes[0], inodes
+    assert inodes == [built] * 3, (built, inodes)
     assert log.read_text() == "appended\n", "the hook had to append again"
     status = run_py("import json, certifi_native._activate as a; print(json.dumps(a.status()))", env, str(venv)).stdout
     assert json.loads(status)["bundle_from"] == "start-up record"
-    assert pem_ders(ca.cert_pem.bytes())[0] in pem_ders(bundle.read_bytes())
+    assert pem_ders(bundle.read_bytes()).count(pem_ders(ca.cert_pem.bytes())[0]) == 1
+    seen = report(venv, env)
+    assert [s["kept"] for s in seen["info"]["sources"] if s["name"] == "appended"] == [1]
+    assert openssl_roots(bundle) == seen["info"]["roots"]

@@ -17,10 +17,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use x509_cert::der::DateTime;
 
+use crate::bundle::{self, Report};
 use crate::cache;
 use crate::pem;
 use crate::roots::{Candidate, Gathered, Problem, Source};
 use crate::select;
+use crate::settings::Settings;
 
 /// In the cache folder: the kept certificates, and what was found and done.
 pub const FILE_NAME: &str = "appended.pem";
@@ -96,14 +98,24 @@ fn examine(bytes: &[u8]) -> Found<'_> {
 /// Before `bundle` is rebuilt: keeps in its folder's `appended.pem` the
 /// certificates appended to it that pass the judging (once each), and logs
 /// what else was found (the rebuild leaves it out: that is the repair).
-pub fn absorb(bundle: &Path, now: SystemTime) {
+///
+/// When the file may be served as it is (our text is what `settings` give
+/// now, and everything appended was kept), returns what `bundle::build`
+/// would, with the file's own text: it is then only stamped, not rewritten, so
+/// a hook that checks for its CA's bytes at the end finds them.
+pub fn absorb(
+    settings: &Settings,
+    bundle: &Path,
+    now: SystemTime,
+) -> Option<(String, u64, Report)> {
     let (Some(dir), Ok(meta)) = (bundle.parent(), fs::symlink_metadata(bundle)) else {
-        return; // no bundle yet
+        return None; // no bundle yet
     };
     let name = bundle
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut notes = Vec::new();
+    let mut as_is = None;
     if !meta.is_file() {
         notes.push(format!("{name} was not a regular file: replaced"));
     } else if meta.len() > MAX_LOOKED_AT {
@@ -115,15 +127,35 @@ pub fn absorb(bundle: &Path, now: SystemTime) {
         match examine(&bytes) {
             Found::Intact => {}
             Found::Changed(why) => notes.push(format!("{name}: {why}: rebuilt")),
-            Found::Appended(tail) => keep(dir, &name, tail, now, &mut notes),
+            Found::Appended(tail) => {
+                let (ours, until, _) = bundle::build(settings, now, dir);
+                let current = bytes[..bytes.len() - tail.len()] == *ours.as_bytes();
+                let kept_until = keep(dir, &name, tail, now, &mut notes);
+                if let (true, Some(kept_until), Ok(text)) =
+                    (current, kept_until, std::str::from_utf8(&bytes))
+                {
+                    let (_, _, report) = bundle::build(settings, now, dir);
+                    as_is = Some((text.to_owned(), until.min(kept_until), report));
+                }
+            }
         }
     }
     log(dir, now, &notes);
+    as_is
 }
 
-fn keep(dir: &Path, name: &str, tail: &[u8], now: SystemTime, notes: &mut Vec<String>) {
+/// Keeps the good certificates of `tail`; returns when the first of them
+/// expires if `tail` held nothing else (nothing left out, no duplicate).
+fn keep(
+    dir: &Path,
+    name: &str,
+    tail: &[u8],
+    now: SystemTime,
+    notes: &mut Vec<String>,
+) -> Option<u64> {
     let target = dir.join(FILE_NAME);
     let source = Source::Appended(target.clone());
+    let mut clean = true;
     let mut candidates = Vec::new();
     for block in pem::parse(tail) {
         match block {
@@ -131,10 +163,14 @@ fn keep(dir: &Path, name: &str, tail: &[u8], now: SystemTime, notes: &mut Vec<St
                 der,
                 source: source.clone(),
             }),
-            Err(reason) => notes.push(format!("appended to {name}: {reason}: left out")),
+            Err(reason) => {
+                clean = false;
+                notes.push(format!("appended to {name}: {reason}: left out"));
+            }
         }
     }
     if has_text_outside_blocks(tail) {
+        clean = false;
         notes.push(format!(
             "appended to {name}: text that is not a PEM block: left out"
         ));
@@ -152,6 +188,7 @@ fn keep(dir: &Path, name: &str, tail: &[u8], now: SystemTime, notes: &mut Vec<St
         .collect();
     let selection = select::select(candidates, now, &mut seen);
     for dropped in selection.dropped {
+        clean = false; // a duplicate too: the rebuild lists each root once
         if !dropped.reason.starts_with("duplicate") {
             let what = dropped
                 .subject
@@ -162,8 +199,9 @@ fn keep(dir: &Path, name: &str, tail: &[u8], now: SystemTime, notes: &mut Vec<St
             ));
         }
     }
+    let until = selection.kept.iter().map(|r| r.not_after).min();
     if selection.kept.is_empty() {
-        return;
+        return clean.then_some(u64::MAX);
     }
     let when = timestamp(now);
     for root in &selection.kept {
@@ -180,7 +218,9 @@ fn keep(dir: &Path, name: &str, tail: &[u8], now: SystemTime, notes: &mut Vec<St
     }
     if let Err(err) = cache::write_atomic(&target, text.as_bytes()) {
         notes.push(format!("cannot write {}: {err}", target.display()));
+        return None;
     }
+    until.filter(|_| clean)
 }
 
 /// Whether `tail` holds anything but PEM blocks, `#` comments and blank lines.

@@ -113,6 +113,14 @@ pub fn render(roots: &[Root], report: &Report) -> String {
     appended::sealed(&pem::render(&header(report), roots))
 }
 
+/// A bundle's text for `settings` in the cache `folder`, the time its first
+/// root expires, and the report.
+pub fn build(settings: &Settings, now: SystemTime, folder: &Path) -> (String, u64, Report) {
+    let (roots, report) = assemble(settings, now, Some(folder));
+    let until = roots.iter().map(|r| r.not_after).min().unwrap_or(u64::MAX);
+    (render(&roots, &report), until, report)
+}
+
 /// Where the bundle came from this time.
 pub struct Served {
     pub path: PathBuf,
@@ -181,13 +189,9 @@ pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
             };
         }
         if built.is_none() {
-            appended::absorb(&bundle, now);
+            built = appended::absorb(settings, &bundle, now);
         }
-        let (text, valid_until, _) = built.get_or_insert_with(|| {
-            let (roots, report) = assemble(settings, now, Some(&dir));
-            let until = roots.iter().map(|r| r.not_after).min().unwrap_or(u64::MAX);
-            (render(&roots, &report), until, report)
-        });
+        let (text, valid_until, _) = built.get_or_insert_with(|| build(settings, now, &dir));
         cache::remove_stale_temps(&dir, now);
         match publish(&bundle, &stamp, text, *valid_until, &sources) {
             Ok(()) => {
