@@ -15,7 +15,7 @@ use pyo3::types::{PyDict, PyList};
 use certifi_native_core::bundle::{self, Report, Served};
 use certifi_native_core::check::Facts;
 use certifi_native_core::settings::Settings;
-use certifi_native_core::{cache, hashed_dir, pem, record};
+use certifi_native_core::{appended, cache, hashed_dir, pem, record};
 
 /// The bundle for the current settings (`force`: re-read every source). A
 /// panic (a bug of ours) degrades to the packaged file instead of reaching
@@ -61,9 +61,15 @@ mod native {
     fn info<'py>(py: Python<'py>, packaged: PathBuf) -> PyResult<Bound<'py, PyDict>> {
         let served = served_or_packaged(&packaged, false);
         let settings = Settings::from_env();
+        // The cache folder's appended certificates; none for the packaged file.
+        let folder = served
+            .degraded
+            .is_none()
+            .then(|| served.path.parent())
+            .flatten();
         let report = match served.report {
             Some(ref report) => report,
-            None => &bundle::assemble(&settings, SystemTime::now()).1,
+            None => &bundle::assemble(&settings, SystemTime::now(), folder).1,
         };
         report_dict(py, report, &served, &settings)
     }
@@ -233,6 +239,16 @@ fn report_dict<'py>(
     }
     out.set_item("errors", errors)?;
     out.set_item("notes", &report.notes)?;
+    // What was found appended to (or changed in) bundles of this folder, and done.
+    let repairs = match served.degraded {
+        None => served
+            .path
+            .parent()
+            .map(appended::repairs)
+            .unwrap_or_default(),
+        Some(_) => Vec::new(),
+    };
+    out.set_item("repairs", repairs)?;
     let cache = PyDict::new(py);
     cache.set_item("path", served.path.to_string_lossy())?;
     cache.set_item("degraded", served.degraded.is_some())?;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import functools
 import hashlib
 import http.server
 import json
@@ -176,6 +177,29 @@ def https_server(
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Files(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def simple_index(root: Path, wheel: Path) -> Path:
+    """A PEP 503 simple index serving one wheel, in ``root`` (serve it with ``index_handler``)."""
+    name = wheel.name.split("-")[0].lower()
+    (root / "files").mkdir(parents=True)
+    (root / "files" / wheel.name).write_bytes(wheel.read_bytes())
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (root / "simple" / name).mkdir(parents=True)
+    (root / "simple" / "index.html").write_text(f'<a href="/simple/{name}/">{name}</a>\n')
+    link = f'<a href="/files/{wheel.name}#sha256={digest}">{wheel.name}</a>\n'
+    (root / "simple" / name / "index.html").write_text(link)
+    return root
+
+
+def index_handler(root: Path) -> Any:
+    """An ``https_server`` handler serving the files of ``root`` (a ``simple_index``)."""
+    return functools.partial(_Files, directory=str(root))
 
 
 @pytest.fixture

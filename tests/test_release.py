@@ -18,9 +18,10 @@ LICENCES = {"LICENSE-MIT", "LICENSE-APACHE", "LICENSE-CDLA-Permissive-2.0", "NOT
 
 
 def cargo_version() -> str:
-    package = CARGO_TOML.read_text("utf-8").split("[package]", 1)[1]
+    """The workspace's version, which the facade and the core crate inherit."""
+    package = CARGO_TOML.read_text("utf-8").split("[workspace.package]", 1)[1]
     found = re.search(r'^version\s*=\s*"([^"]+)"', package, re.MULTILINE)
-    assert found, "no version in Cargo.toml's [package]"
+    assert found, "no version in Cargo.toml's [workspace.package]"
     return found.group(1)
 
 

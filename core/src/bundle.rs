@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+use crate::appended;
 use crate::cache;
 use crate::hashed_dir;
 use crate::pem;
@@ -36,8 +37,13 @@ pub struct Report {
     pub total: usize,
 }
 
-/// The roots for `settings`, in a stable order: OS store, Mozilla, extras.
-pub fn assemble(settings: &Settings, now: SystemTime) -> (Vec<Root>, Report) {
+/// The roots for `settings`, in a stable order: OS store, Mozilla, extras,
+/// then the certificates appended to bundles of the cache `folder`.
+pub fn assemble(
+    settings: &Settings,
+    now: SystemTime,
+    folder: Option<&Path>,
+) -> (Vec<Root>, Report) {
     let mut report = Report {
         mode_requested: settings.mode_requested.clone(),
         mode: settings.mode,
@@ -80,6 +86,10 @@ pub fn assemble(settings: &Settings, now: SystemTime) -> (Vec<Root>, Report) {
     for path in &settings.extra_files {
         take(roots::extra(path), Source::Extra(path.clone()), &mut report);
     }
+    if let Some((source, gathered, note)) = folder.and_then(appended::gather) {
+        report.notes.push(note);
+        take(gathered, source, &mut report);
+    }
     report.total = kept.len();
     (kept, report)
 }
@@ -102,7 +112,15 @@ fn header(report: &Report) -> String {
 
 /// The PEM text of `roots` with comments, as written to the cache.
 pub fn render(roots: &[Root], report: &Report) -> String {
-    pem::render(&header(report), roots)
+    appended::sealed(&pem::render(&header(report), roots))
+}
+
+/// A bundle's text for `settings` in the cache `folder`, the time its first
+/// root expires, and the report.
+pub fn build(settings: &Settings, now: SystemTime, folder: &Path) -> (String, u64, Report) {
+    let (roots, report) = assemble(settings, now, Some(folder));
+    let until = roots.iter().map(|r| r.not_after).min().unwrap_or(u64::MAX);
+    (render(&roots, &report), until, report)
 }
 
 /// Where the bundle came from this time.
@@ -172,11 +190,10 @@ pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
                 report: None,
             };
         }
-        let (text, valid_until, _) = built.get_or_insert_with(|| {
-            let (roots, report) = assemble(settings, now);
-            let until = roots.iter().map(|r| r.not_after).min().unwrap_or(u64::MAX);
-            (render(&roots, &report), until, report)
-        });
+        if built.is_none() {
+            built = appended::absorb(settings, &bundle, now);
+        }
+        let (text, valid_until, _) = built.get_or_insert_with(|| build(settings, now, &dir));
         cache::remove_stale_temps(&dir, now);
         match publish(&bundle, &stamp, text, *valid_until, &sources) {
             Ok(()) => {
@@ -266,7 +283,7 @@ pub fn current(packaged: &Path, force: bool) -> Served {
 /// The text of the packaged `cacert.pem`: every Mozilla root, none judged
 /// expired (expiry is judged each time a bundle is built, not at release).
 pub fn packaged_mozilla_text() -> String {
-    let (roots, report) = assemble(&Settings::mozilla_only(), std::time::UNIX_EPOCH);
+    let (roots, report) = assemble(&Settings::mozilla_only(), std::time::UNIX_EPOCH, None);
     pem::render(
         &format!(
             "{}\nMozilla's roots from webpki-root-certs {}; generated, do not edit",
@@ -317,7 +334,7 @@ mod tests {
 
     #[test]
     fn every_mozilla_root_is_kept_today() {
-        let (roots, report) = assemble(&Settings::mozilla_only(), SystemTime::now());
+        let (roots, report) = assemble(&Settings::mozilla_only(), SystemTime::now(), None);
         assert!(roots.len() >= 100, "only {} roots", roots.len());
         assert_eq!(
             report.sources[0].loaded,

@@ -3,6 +3,7 @@
 //! Python out lets this crate build and run its tests on every target,
 //! Windows under wine included.
 
+pub mod appended;
 pub mod bundle;
 pub mod cache;
 pub mod check;

@@ -77,6 +77,7 @@ def _summary(report: Dict[str, Any]) -> str:
     lines.extend(f"dropped: [{d['source']}] {d['reason']}: {d['subject'] or d['sha256']}" for d in report["dropped"])
     lines.extend(f"error:   [{e['source']}] {e['reason']}" for e in report["errors"])
     lines.extend(f"note:    {note}" for note in report["notes"])
+    lines.extend(f"repair:  {line}" for line in report["repairs"])
     if cache["degraded"]:
         lines.append(f"DEGRADED: {cache['degraded_reason']}")
     lines.extend(f"refused: {why}" for why in cache["refused"])
@@ -97,7 +98,11 @@ def _activation(done: Dict[str, Any]) -> List[str]:
     return lines
 
 
-_ACTIVATION_PARTS = (("requests_ca_bundle", "REQUESTS_CA_BUNDLE"), ("certifi", "certifi"))
+_ACTIVATION_PARTS = (
+    ("requests_ca_bundle", "REQUESTS_CA_BUNDLE"),
+    ("certifi", "certifi"),
+    ("session_verify", "requests"),
+)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -5,15 +5,17 @@ puts at the site-packages root (``certifi_native_activate.pth``, and
 Unless ``CERTIFI_NATIVE_AUTO=0``:
 
 - unless ``CERTIFI_NATIVE_AUTO=certifi``: if neither ``REQUESTS_CA_BUNDLE``
-  nor ``CURL_CA_BUNDLE`` is set, set ``REQUESTS_CA_BUNDLE`` to ``where()``
-  (child processes inherit it); a value naming a bundle of ours that is gone
-  (a cleaned cache) is repaired; any other value is the user's and is kept;
+  nor ``CURL_CA_BUNDLE`` is set, set ``REQUESTS_CA_BUNDLE`` to ``where()``,
+  marked as ours (``MARKER``; children inherit both, and decide a marked value
+  again with their own settings); a user's value is kept, unless it names a
+  bundle of ours that is gone or in a folder that fails the cache checks.
+  While the value is ours, requests' ``Session.verify`` wins (``_explicit``);
 - unless ``CERTIFI_NATIVE_AUTO=env``, point certifi's ``where()`` and
   ``contents()`` at ours when certifi is imported, now or later.
 
 Start-up must never raise, never print and cost little: only ``os``, ``sys``
 and ``stat`` (which ``site`` has loaded), and the native module only when the
-start-up record (see core/src/record.rs) or an inherited variable cannot answer.
+start-up record (see core/src/record.rs) cannot answer.
 """
 
 import os
@@ -38,6 +40,11 @@ ON = ("1", "true", "yes", "on")
 ENV_ONLY = "env"
 # certifi only: requests' Session.verify keeps working (the variable overrides it).
 CERTIFI_ONLY = "certifi"
+# Holds the REQUESTS_CA_BUNDLE value activation set: how a child (or any tool)
+# tells our value from one a user exported.
+MARKER = "CERTIFI_NATIVE_SET_REQUESTS_CA_BUNDLE"
+# Where requests defines Session, in requests and in pip's vendored copy.
+REQUESTS_SESSIONS = ("requests.sessions", "pip._vendor.requests.sessions")
 
 # What activation did in this interpreter (see status()); None until it ran.
 _done: "Optional[Dict[str, Any]]" = None
@@ -69,13 +76,21 @@ def status() -> "Dict[str, Any]":
 
 
 def _run(auto: str, done: "Dict[str, Any]") -> None:
+    inherited = _take_inherited()
     if auto in OFF:
         done["requests_ca_bundle"] = done["certifi"] = f"left alone: {AUTO}={done['auto']}"
-        return
-    if auto == CERTIFI_ONLY:
+    elif auto == CERTIFI_ONLY:
         done["requests_ca_bundle"] = f"left alone: {AUTO}={done['auto']} points certifi only"
     else:
-        _set_variable(done)
+        _set_variable(done, inherited)
+        for name in REQUESTS_SESSIONS:
+            when_imported(name, _let_session_verify_win)
+    if inherited is not None:
+        done["inherited"] = inherited
+        if "set" not in done:
+            done["requests_ca_bundle"] = f"removed: the {REQUESTS} a parent's certifi-native set; {done['requests_ca_bundle']}"
+    if auto in OFF:
+        return
     if auto == ENV_ONLY:
         done["certifi"] = f"left alone: {AUTO}={done['auto']} sets the variable only"
         return
@@ -84,24 +99,63 @@ def _run(auto: str, done: "Dict[str, Any]") -> None:
     when_imported("certifi", _point_certifi)
 
 
-def _set_variable(done: "Dict[str, Any]") -> None:
+def _take_inherited() -> "Optional[str]":
+    """Removes a REQUESTS_CA_BUNDLE that certifi-native set in a parent (it
+    equals the marker), to be decided again here; returns it. A marker that
+    does not match is stale (the variable was changed since): dropped."""
+    marker = os.environ.get(MARKER)
+    if marker is None:
+        return None
+    del os.environ[MARKER]
+    if os.environ.get(REQUESTS) != marker:
+        return None
+    del os.environ[REQUESTS]
+    return marker
+
+
+def _set_variable(done: "Dict[str, Any]", inherited: "Optional[str]") -> None:
     requests, curl = os.environ.get(REQUESTS), os.environ.get(CURL)
     if requests:
-        if os.path.exists(requests):  # a file, or a folder (requests takes both)
-            done["requests_ca_bundle"] = f"kept: {REQUESTS} was already set (by you, or inherited)"
+        distrust = _distrusted_folder(requests)
+        if distrust is not None:
+            why = f"replaced: {REQUESTS} named a certifi-native bundle not to be trusted ({distrust})"
+        elif os.path.exists(requests):  # a file, or a folder (requests takes both)
+            done["requests_ca_bundle"] = f"kept: {REQUESTS} was already set (by you, or a parent without certifi-native)"
             return
-        if not _native().is_bundle_path(requests):
+        elif not _native().is_bundle_path(requests):
             done["requests_ca_bundle"] = f"kept: {REQUESTS} names a missing file that is not ours"
             return
-        why = f"repaired: {REQUESTS} named a certifi-native bundle that no longer exists"
+        else:
+            why = f"repaired: {REQUESTS} named a certifi-native bundle that no longer exists"
     elif curl:
         done["requests_ca_bundle"] = f"left alone: {CURL} is set, and requests reads it"
         return
+    elif inherited is not None:
+        distrust = _distrusted_folder(inherited)
+        why = f"decided again: the {REQUESTS} a parent's certifi-native set" + (distrust and f" is not to be trusted ({distrust})" or "")
     else:
         why = f"set: neither {REQUESTS} nor {CURL} was set"
     bundle = _variable_value(done)
-    os.environ[REQUESTS] = bundle
+    os.environ[REQUESTS] = os.environ[MARKER] = bundle
     done["requests_ca_bundle"] = f"{why}; {REQUESTS}={bundle}"
+    done["set"] = {REQUESTS: bundle, MARKER: bundle}
+
+
+def _distrusted_folder(path: str) -> "Optional[str]":
+    """Why an existing file named like a bundle of ours is not to be trusted
+    (its folder fails the owner checks), or None. Costs one ``lstat``."""
+    name = os.path.basename(path)
+    if not (name.startswith("cacert-") and name.endswith(".pem")) or not hasattr(os, "geteuid"):
+        return None
+    try:
+        meta = os.lstat(os.path.dirname(os.path.abspath(path)))
+        if stat.S_ISDIR(meta.st_mode) and meta.st_uid == os.geteuid() and not meta.st_mode & 0o022:
+            return None
+    except OSError:
+        return None  # no folder: a missing bundle, repaired or not as before
+    from ._explicit import distrusted_folder
+
+    return distrusted_folder(path)
 
 
 def _native() -> "Any":
@@ -209,6 +263,13 @@ def _replay(lines: "Sequence[str]") -> "Optional[str]":
 
 
 # --- post-import hooks --------------------------------------------------------
+
+
+def _let_session_verify_win(module: "ModuleType") -> None:
+    """See ``_explicit``: loaded only when requests is, to keep start-up lean."""
+    from ._explicit import let_session_verify_win
+
+    let_session_verify_win(module, _done)
 
 
 def _point_certifi(module: "ModuleType") -> None:

@@ -40,6 +40,8 @@ pub enum Source {
     System,
     Mozilla,
     Extra(PathBuf),
+    /// Appended to a bundle we served, kept in the cache folder (see appended.rs).
+    Appended(PathBuf),
 }
 
 impl Source {
@@ -49,6 +51,7 @@ impl Source {
             Source::System => "system",
             Source::Mozilla => "mozilla",
             Source::Extra(_) => "extra",
+            Source::Appended(_) => "appended",
         }
     }
 
@@ -56,6 +59,7 @@ impl Source {
     pub fn label(&self) -> String {
         match self {
             Source::Extra(path) => format!("extra ({})", path.display()),
+            Source::Appended(path) => format!("appended ({})", path.display()),
             other => other.name().to_owned(),
         }
     }
