@@ -14,8 +14,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(block.is_ok(), kept.is_ok());
             continue;
         };
-        assert!(kept.starts_with(der), "the trust settings only follow the certificate");
+        assert!(
+            kept.starts_with(der),
+            "the trust settings only follow the certificate"
+        );
         assert_eq!(pem::first_element(der), Some(&der[..]));
-        assert_eq!(pem::parse(pem::block(der).as_bytes()), vec![Ok(der.clone())]);
+        assert_eq!(
+            pem::parse(pem::block(der).as_bytes()),
+            vec![Ok(der.clone())]
+        );
     }
 });
