@@ -138,11 +138,12 @@ pub fn store_paths(settings: &Settings) -> Option<StorePaths> {
     };
     if paths.file.as_deref().is_some_and(is_a_bundle_of_ours) {
         // SSL_CERT_FILE=$(python -m certifi) names our own bundle: reading it
-        // would freeze the set at that build; read what it was built from.
-        let bundle = paths.file.take();
-        if paths.dirs.is_empty() {
-            let mut platform = platform_store_paths()?;
-            if platform.file == bundle {
+        // would freeze the set at that build; read what it was built from
+        // (where the store is files: elsewhere the bundle is all there is).
+        if !paths.dirs.is_empty() {
+            paths.file = None;
+        } else if let Some(mut platform) = platform_store_paths() {
+            if platform.file == paths.file {
                 platform.file = None; // openssl-probe takes SSL_CERT_FILE too
             }
             return Some(platform);
@@ -183,6 +184,14 @@ fn is_certifis_cacert(path: &Path) -> bool {
 pub fn store_note(settings: &Settings) -> Option<String> {
     let file = PathBuf::from(settings.ssl_cert_file.as_ref()?);
     if is_a_bundle_of_ours(&file) {
+        if platform_store_paths().is_none() && settings.ssl_cert_dir.is_none() {
+            // macOS, Windows: the store is not files; the bundle is read.
+            return Some(format!(
+                "SSL_CERT_FILE names a certifi-native bundle ({}): it is read as \
+                 the store, so the set is that bundle's until it is rebuilt",
+                file.display()
+            ));
+        }
         return Some(format!(
             "SSL_CERT_FILE names a certifi-native bundle ({}): the OS store it \
              was built from is read instead, so the set neither grows nor freezes",
