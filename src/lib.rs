@@ -62,12 +62,13 @@ mod native {
 
     /// `certifi-native build`: builds the bundle, its stamp, its hashed
     /// folder and the start-up record for the current settings, in
-    /// `cache_dir` alone if given; raises `OSError` with the reasons when it cannot.
+    /// `cache_dir` alone if given; raises `OSError` with the reasons when it
+    /// cannot.
     #[pyfunction]
-    #[pyo3(signature = (packaged, cache_dir=None))]
-    fn build(packaged: PathBuf, cache_dir: Option<PathBuf>) -> PyResult<OsString> {
+    #[pyo3(signature = (cache_dir=None))]
+    fn build(cache_dir: Option<PathBuf>) -> PyResult<OsString> {
         let settings = Settings::from_env();
-        let job = || bundle::build(&settings, cache_dir.as_deref(), &packaged);
+        let job = || bundle::build(&settings, cache_dir.as_deref());
         panic::catch_unwind(AssertUnwindSafe(job))
             .unwrap_or_else(|_| Err("internal error while building the bundle".to_owned()))
             .map(PathBuf::into_os_string)

@@ -73,12 +73,12 @@ def test_two_ssl_cert_files_differing_in_invalid_bytes_get_two_bundles(
     tmp_path: Path, home: Path, ca: trustme.CA, other_ca: trustme.CA
 ) -> None:
     # Lossy text would name both "ca-\ufffd.pem": one bundle for two stores.
-    files = []
+    files: list[tuple[str, trustme.CA]] = []
     for name, test_ca in [(b"ca-\xff.pem", ca), (b"ca-\xfe.pem", other_ca)]:
-        path = os.fsencode(tmp_path) + b"/" + name
-        with open(path, "wb") as file:
+        raw = os.fsencode(tmp_path) + b"/" + name
+        with open(raw, "wb") as file:
             file.write(test_ca.cert_pem.bytes())
-        files.append((os.fsdecode(path), test_ca))
+        files.append((os.fsdecode(raw), test_ca))
     wheres = []
     for _round in range(2):
         for path, test_ca in files:

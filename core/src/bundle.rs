@@ -175,7 +175,8 @@ pub fn is_bundle_path(path: &Path) -> bool {
 /// serve.
 pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
     let dirs = cache::candidate_dirs(settings);
-    serve_in(settings, &dirs, Folders::Private, force, packaged)
+    serve_in(settings, &dirs, Folders::Private, force)
+        .unwrap_or_else(|(why, refused)| fallback(settings, packaged, why, refused))
 }
 
 /// How `serve_in` treats the cache folders it is given.
@@ -195,13 +196,14 @@ struct Build {
     report: Report,
 }
 
+/// A bundle of ours from the first of `dirs` that can serve one; else why
+/// not, and the folders refused.
 fn serve_in(
     settings: &Settings,
     dirs: &[PathBuf],
     folders: Folders,
     force: bool,
-    packaged: &Path,
-) -> Served {
+) -> Result<Served, (String, Vec<String>)> {
     let now = SystemTime::now();
     let unix_now = select::unix_seconds(now);
     let name = bundle_name(settings);
@@ -230,13 +232,13 @@ fn serve_in(
         let bundle = dir.join(format!("{name}.pem"));
         let stamp = dir.join(format!("{name}.stamp"));
         if !force && cache::is_fresh(&stamp, &sources, &bundle, unix_now) {
-            return Served {
+            return Ok(Served {
                 path: bundle,
                 origin: Origin::Cache,
                 degraded: None,
                 refused,
                 report: None,
-            };
+            });
         }
         let build = built.get_or_insert_with(|| {
             let (roots, report) = assemble(settings, now);
@@ -254,13 +256,13 @@ fn serve_in(
         match publish(&bundle, &stamp, build, unix_now, &sources) {
             Ok(()) => {
                 hashed_dir::follow(&bundle);
-                return Served {
+                return Ok(Served {
                     path: bundle,
                     origin: Origin::Built,
                     degraded: None,
                     refused,
                     report: built.map(|b| b.report),
-                };
+                });
             }
             Err(err) => refused.push(format!("{}: cannot write: {err}", dir.display())),
         }
@@ -276,22 +278,16 @@ fn serve_in(
         ),
         _ => format!("no usable cache folder ({})", refused.join("; ")),
     };
-    fallback(settings, packaged, why, refused, now)
+    Err((why, refused))
 }
 
 /// What is served when no cache folder can: in `system` mode with no extra
 /// files, the OS's own bundle file, which is what OpenSSL itself trusts (a
 /// read-only container keeps the CAs baked into its image); else, or when
 /// that file cannot be served as it is, the packaged Mozilla file.
-fn fallback(
-    settings: &Settings,
-    packaged: &Path,
-    why: String,
-    refused: Vec<String>,
-    now: SystemTime,
-) -> Served {
+fn fallback(settings: &Settings, packaged: &Path, why: String, refused: Vec<String>) -> Served {
     if settings.mode == Mode::System && settings.extra_files.is_empty() {
-        if let Some((path, count)) = os_bundle_file(settings, now) {
+        if let Some((path, count)) = os_bundle_file(settings, SystemTime::now()) {
             let not_all = match settings.ssl_cert_dir {
                 Some(_) => " (without the SSL_CERT_DIR folders)",
                 None => "",
@@ -396,20 +392,17 @@ fn publish(
 /// its hashed folder and the start-up record, in `dir` alone when given
 /// (made readable by other users: the image's run-time user), else in the
 /// first usable cache folder. `Err` says why no bundle could be written.
-pub fn build(settings: &Settings, dir: Option<&Path>, packaged: &Path) -> Result<PathBuf, String> {
+pub fn build(settings: &Settings, dir: Option<&Path>) -> Result<PathBuf, String> {
     let served = match dir {
-        Some(dir) => serve_in(settings, &[absolute(dir)], Folders::Shared, true, packaged),
+        Some(dir) => serve_in(settings, &[absolute(dir)], Folders::Shared, true),
         None => serve_in(
             settings,
             &cache::candidate_dirs(settings),
             Folders::Private,
             true,
-            packaged,
         ),
-    };
-    if served.origin != Origin::Built {
-        return Err(served.degraded.unwrap_or_default());
     }
+    .map_err(|(why, _)| why)?;
     hashed_dir::current(&served.path)?;
     record::write(&served.path, dir);
     Ok(served.path)

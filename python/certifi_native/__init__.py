@@ -65,7 +65,7 @@ def build(cache_dir: "Optional[str]" = None) -> str:
     alone if given (created, or opened up, readable by all: for a read-only
     container's run-time user), else where ``where()`` would. Raises ``OSError``
     with the reasons when no bundle can be written there (see docs/cache.md)."""
-    return _native.build(_PACKAGED, cache_dir)
+    return _native.build(cache_dir)
 
 
 def info() -> "Dict[str, Any]":
