@@ -599,6 +599,23 @@ mod tests {
     }
 
     #[test]
+    fn a_bundle_tells_the_source_of_each_root() {
+        let (mut roots, report) = assemble(&Settings::mozilla_only(), SystemTime::now());
+        roots.truncate(3);
+        roots[1].source = Source::Extra(PathBuf::from("/x/extra (1).pem"));
+        roots[2].source = Source::System;
+        let text = render(&roots, &report);
+        let expected: Vec<Source> = roots.iter().map(|r| r.source.clone()).collect();
+        assert_eq!(file_sources(text.as_bytes(), &Source::System), expected);
+        // A file without our comments: every certificate from the default source.
+        let bare: String = roots.iter().map(|r| pem::block(&r.der)).collect();
+        assert_eq!(
+            file_sources(bare.as_bytes(), &Source::Mozilla),
+            vec![Source::Mozilla; 3]
+        );
+    }
+
+    #[test]
     fn every_mozilla_root_is_kept_today() {
         let (roots, report) = assemble(&Settings::mozilla_only(), SystemTime::now());
         assert!(roots.len() >= 100, "only {} roots", roots.len());
