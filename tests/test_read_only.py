@@ -175,3 +175,23 @@ def test_build_names_its_folder_or_fails_with_the_reason(tmp_path: Path, home: P
     built, where = json.loads(run([sys.executable, "-c", code], env).stdout)
     assert built == where and Path(where).parent == home / ".cache" / "certifi-native"
     assert Path(where).with_suffix(".capath").is_dir() and (home / ".cache/certifi-native/startup-record").is_file()
+
+
+def test_info_describes_the_served_bundle_not_a_fresh_build(
+    tmp_path: Path, home: Path, ca: trustme.CA, other_ca: trustme.CA
+) -> None:
+    # A file edited in place inside a watched folder is not noticed (the
+    # folder's mtime does not move): the bundle served still holds one root.
+    folder = tmp_path / "certs"
+    pem = write_pem(folder / "ca.pem", ca.cert_pem.bytes())
+    env = clean_env(home, SSL_CERT_DIR=str(folder))
+    code = "import json, certifi_native as c; print(json.dumps({'where': c.where(), 'info': c.info()}))"
+    first = json.loads(run([sys.executable, "-c", code], env).stdout)
+    assert first["info"]["roots"] == 1 and first["info"]["notes"] == []
+    with open(pem, "ab") as file:
+        file.write(other_ca.cert_pem.bytes())
+    seen = json.loads(run([sys.executable, "-c", code], env).stdout)
+    assert seen["where"] == first["where"] and seen["info"]["cache"]["served_from"] == "cache"
+    assert len(bundle_ders(Path(seen["where"]).read_text("ascii"))) == seen["info"]["roots"] == 1
+    assert [(s["name"], s["kept"]) for s in seen["info"]["sources"]] == [("system", 1)]
+    assert any("now give 2 roots" in note and "refresh()" in note for note in seen["info"]["notes"])
