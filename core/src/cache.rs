@@ -43,18 +43,43 @@ pub const FILE_MODE: u32 = 0o644;
 /// at image-build time is served as is), not writable by others, and reached
 /// only through folders that pass OpenSSH's StrictModes rules (see `check_path`).
 pub fn prepare_dir(dir: &Path, mode: u32) -> Result<(), String> {
-    if !check_path(dir)? || fs::symlink_metadata(dir).is_err() {
-        create_dirs(dir, mode).map_err(|err| format!("cannot create it: {err}"))?;
-        check_path(dir)?;
+    let meta = match inspect(dir)? {
+        Some(meta) => meta,
+        None => {
+            create_dirs(dir, mode).map_err(|err| format!("cannot create it: {err}"))?;
+            inspect(dir)?.ok_or_else(|| "it vanished once created".to_owned())?
+        }
+    };
+    judge(&meta)
+}
+
+/// `prepare_dir`'s checks alone, creating nothing: whether a folder (say, one
+/// an inherited variable names) may be trusted as a cache folder.
+pub fn check_dir(dir: &Path) -> Result<(), String> {
+    judge(&inspect(dir)?.ok_or_else(|| "it does not exist".to_owned())?)
+}
+
+/// The `lstat` of `dir` once its path passed `check_path`; `None` if it, or
+/// a folder on its way, does not exist.
+fn inspect(dir: &Path) -> Result<Option<fs::Metadata>, String> {
+    if !check_path(dir)? {
+        return Ok(None);
     }
-    let meta = fs::symlink_metadata(dir).map_err(|err| format!("cannot inspect it: {err}"))?;
+    match fs::symlink_metadata(dir) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(format!("cannot inspect it: {err}")),
+    }
+}
+
+fn judge(meta: &fs::Metadata) -> Result<(), String> {
     if meta.file_type().is_symlink() {
         return Err("it is a symbolic link".to_owned());
     }
     if !meta.is_dir() {
         return Err("it is not a folder".to_owned());
     }
-    check_owner(&meta)
+    check_owner(meta)
 }
 
 /// Gives a folder of ours `SHARED` access, for `build --cache-dir`: other
@@ -541,8 +566,14 @@ mod tests {
             !open.join("cache").exists(),
             "nothing is created below such a folder"
         );
+        assert!(check_dir(&open.join("cache")).is_err());
         chmod(&open, 0o1777); // sticky, as /tmp
+        assert_eq!(
+            check_dir(&open.join("cache")).unwrap_err(),
+            "it does not exist"
+        );
         prepare_dir(&open.join("cache"), PRIVATE).unwrap();
+        check_dir(&open.join("cache")).unwrap();
         // Through a link of ours to the open folder: the folder it names is checked.
         let link = dir.join("link");
         std::os::unix::fs::symlink(&open, &link).unwrap();
