@@ -32,9 +32,11 @@ from conftest import (
 PACKAGED = Path(certifi_native.__file__).parent / "cacert.pem"
 
 # where(), info(), capath(), and whether requests (through the variable the
-# start-up hook set) verified the server at argv[1].
+# start-up hook set) verified the server at argv[1]; after refresh() if argv[2] says so.
 CLIENT = r"""
 import json, os, sys, requests, certifi_native as c
+if sys.argv[2:] == ["refresh"]:
+    c.refresh()
 seen = {"where": c.where(), "info": c.info(), "capath": c.capath(),
         "exported": os.environ.get("REQUESTS_CA_BUNDLE"), "uid": os.geteuid()}
 try:
@@ -54,8 +56,10 @@ def bind_store(store: Path) -> str:
     return f"mount --bind {store} /etc/ssl/certs"
 
 
-def client(setup: str, env: dict[str, str], url: str, user: tuple[int, int] | None = None) -> dict[str, Any]:
-    argv: list[Any] = [sys.executable, "-c", CLIENT, url]
+def client(
+    setup: str, env: dict[str, str], url: str, user: tuple[int, int] | None = None, *more: str
+) -> dict[str, Any]:
+    argv: list[Any] = [sys.executable, "-c", CLIENT, url, *more]
     proc = run_namespaced(setup, as_user(user, argv) if user else argv, env)
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
@@ -134,6 +138,10 @@ def test_a_cache_built_as_root_serves_another_uid_read_only(
     env = clean_env(home, CERTIFI_NATIVE_CACHE_DIR=str(cache))
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
         seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user)
+        # refresh() cannot rewrite it: the bundle, current by its stamp, is still served.
+        refreshed = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user, "refresh")
+    assert refreshed["where"] == str(built) and refreshed["info"]["cache"]["served_from"] == "cache"
+    assert refreshed["info"]["cache"]["refused"][0].startswith(f"{cache}: cannot write: Read-only file system")
     assert seen["uid"] == second_user[0] and seen["where"] == str(built) == seen["exported"]
     assert seen["info"]["cache"]["served_from"] == "cache" and seen["info"]["cache"]["degraded"] is False
     assert seen["capath"] == str(capath), "the hashed folder built with it is trusted too"

@@ -175,7 +175,12 @@ pub fn is_bundle_path(path: &Path) -> bool {
 /// serve.
 pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
     let dirs = cache::candidate_dirs(settings);
-    serve_in(settings, &dirs, Folders::Private, force)
+    let wanted = if force {
+        Wanted::Reread
+    } else {
+        Wanted::Current
+    };
+    serve_in(settings, &dirs, Folders::Private, wanted)
         .unwrap_or_else(|(why, refused)| fallback(settings, packaged, why, refused))
 }
 
@@ -186,6 +191,18 @@ enum Folders {
     Private,
     /// `build --cache-dir`'s: created, or opened up, `cache::SHARED`, for other users to read.
     Shared,
+}
+
+/// What `serve_in` must do with a bundle whose stamp matches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    /// `where()`: serve it.
+    Current,
+    /// `refresh()`: rebuild it; where that cannot be written (a read-only
+    /// folder, root's), serve it still: it is current as far as the stamp tells.
+    Reread,
+    /// `build`: rebuild and write it, or fail.
+    Written,
 }
 
 /// A bundle assembled and rendered, not yet written.
@@ -202,7 +219,7 @@ fn serve_in(
     settings: &Settings,
     dirs: &[PathBuf],
     folders: Folders,
-    force: bool,
+    wanted: Wanted,
 ) -> Result<Served, (String, Vec<String>)> {
     let now = SystemTime::now();
     let unix_now = select::unix_seconds(now);
@@ -231,14 +248,16 @@ fn serve_in(
         }
         let bundle = dir.join(format!("{name}.pem"));
         let stamp = dir.join(format!("{name}.stamp"));
-        if !force && cache::is_fresh(&stamp, &sources, &bundle, unix_now) {
-            return Ok(Served {
-                path: bundle,
-                origin: Origin::Cache,
-                degraded: None,
-                refused,
-                report: None,
-            });
+        let current = || cache::is_fresh(&stamp, &sources, &bundle, unix_now);
+        let cached = |refused| Served {
+            path: bundle.clone(),
+            origin: Origin::Cache,
+            degraded: None,
+            refused,
+            report: None,
+        };
+        if wanted == Wanted::Current && current() {
+            return Ok(cached(refused));
         }
         let build = built.get_or_insert_with(|| {
             let (roots, report) = assemble(settings, now);
@@ -264,7 +283,12 @@ fn serve_in(
                     report: built.map(|b| b.report),
                 });
             }
-            Err(err) => refused.push(format!("{}: cannot write: {err}", dir.display())),
+            Err(err) => {
+                refused.push(format!("{}: cannot write: {err}", dir.display()));
+                if wanted == Wanted::Reread && current() {
+                    return Ok(cached(refused));
+                }
+            }
         }
     }
     let why = match &built {
@@ -394,12 +418,12 @@ fn publish(
 /// first usable cache folder. `Err` says why no bundle could be written.
 pub fn build(settings: &Settings, dir: Option<&Path>) -> Result<PathBuf, String> {
     let served = match dir {
-        Some(dir) => serve_in(settings, &[absolute(dir)], Folders::Shared, true),
+        Some(dir) => serve_in(settings, &[absolute(dir)], Folders::Shared, Wanted::Written),
         None => serve_in(
             settings,
             &cache::candidate_dirs(settings),
             Folders::Private,
-            true,
+            Wanted::Written,
         ),
     }
     .map_err(|(why, _)| why)?;
