@@ -155,7 +155,7 @@ def test_a_folder_others_can_write_on_the_path_is_refused_unless_sticky(
         "CERTIFI_NATIVE_CACHE_DIR": below,
         "XDG_CACHE_HOME": below / "certifi-native",
         "HOME": below / ".cache" / "certifi-native",
-        "TMPDIR": below / "certifi-native-0",
+        "TMPDIR": below / f"certifi-native-{os.geteuid()}",
     }[variable]
     if variable == "HOME":
         del env["XDG_CACHE_HOME"]
