@@ -67,6 +67,8 @@ def test_a_non_utf8_folder_gives_paths_that_exist(variable: str, tmp_path: Path,
     # The CLI prints the path as the OS's bytes, as `python -m certifi` would need.
     printed = subprocess.run([sys.executable, "-m", "certifi_native"], env=env, capture_output=True, check=True)
     assert printed.stdout == seen["where"] + b"\n"
+    summary = subprocess.run([sys.executable, "-m", "certifi_native", "info"], env=env, capture_output=True, check=True)
+    assert b"bundle:  " + seen["where"] + b"\n" in summary.stdout
 
 
 def test_two_ssl_cert_files_differing_in_invalid_bytes_get_two_bundles(

@@ -103,11 +103,21 @@ def _activation(done: Dict[str, Any]) -> List[str]:
 _ACTIVATION_PARTS = (("requests_ca_bundle", "REQUESTS_CA_BUNDLE"), ("certifi", "certifi"))
 
 
-def _print_path(path: str) -> None:
-    """A path as the OS gives it: a non-UTF-8 name (surrogate-escaped in
-    ``str``) is written back as its own bytes, not refused by the encoder."""
+def _print_os_text(text: str) -> None:
+    """A line that may hold paths as the OS gives them: a non-UTF-8 name
+    (surrogate-escaped in ``str``) is written back as its own bytes instead
+    of making the encoder raise."""
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stand-in for stdout
+        print(text)
+        return
+    encoding = sys.stdout.encoding or "utf-8"
+    try:
+        data = (text + "\n").encode(encoding, "surrogateescape")
+    except UnicodeEncodeError:  # a character the terminal's encoding lacks
+        data = (text + "\n").encode(encoding, "backslashreplace")
     sys.stdout.flush()
-    sys.stdout.buffer.write(os.fsencode(path) + b"\n")
+    out.write(data)
     sys.stdout.flush()
 
 
@@ -117,19 +127,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _check(args.url, args.json, args.timeout)
     if args.command == "info":
         report = info()
-        print(json.dumps(report, indent=2, sort_keys=True) if args.json else _summary(report))
+        _print_os_text(json.dumps(report, indent=2, sort_keys=True) if args.json else _summary(report))
     elif args.command == "capath":
-        _print_path(capath())
+        _print_os_text(capath())
     elif args.command == "build":
         try:
-            _print_path(build(args.cache_dir))
+            _print_os_text(build(args.cache_dir))
         except OSError as err:
             print(f"certifi-native build: {err}", file=sys.stderr)
             return 1
     elif args.contents:
         sys.stdout.write(contents())
     else:
-        _print_path(where())
+        _print_os_text(where())
     return 0
 
 
