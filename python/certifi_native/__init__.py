@@ -9,7 +9,7 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
-    from typing import Any, Dict
+    from typing import Any, Dict, Optional
 
     from . import _native
     from ._check import Report
@@ -34,7 +34,7 @@ else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["capath", "check", "contents", "info", "refresh", "ssl_context", "where"]
+__all__ = ["build", "capath", "check", "contents", "info", "refresh", "ssl_context", "where"]
 
 # Mozilla's set as released; served only when no cache folder can be written.
 _PACKAGED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cacert.pem")
@@ -57,6 +57,15 @@ def contents() -> str:
 def refresh() -> None:
     """Re-read the trust store now and rewrite the bundle if it changed."""
     _native.refresh(_PACKAGED)
+
+
+def build(cache_dir: "Optional[str]" = None) -> str:
+    """Build the bundle, its stamp, its hashed folder and the start-up record
+    for the current settings now, and return the bundle's path: in ``cache_dir``
+    alone if given (created, or opened up, readable by all: for a read-only
+    container's run-time user), else where ``where()`` would. Raises ``OSError``
+    with the reasons when no bundle can be written there (see docs/cache.md)."""
+    return _native.build(cache_dir)
 
 
 def info() -> "Dict[str, Any]":

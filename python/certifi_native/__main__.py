@@ -2,10 +2,11 @@
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Dict, List, NoReturn, Optional
 
-from . import capath, contents, info, where
+from . import build, capath, contents, info, where
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     info_cmd = commands.add_parser("info", help="explain what the bundle holds and why")
     info_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
     commands.add_parser("capath", help="print the path of the hashed CA folder (OpenSSL's CApath layout)")
+    build_cmd = commands.add_parser("build", help="build the bundle now and print its path (for read-only images)")
+    build_cmd.add_argument("--cache-dir", metavar="DIR", help="build in DIR alone, readable by all (see docs/cache.md)")
     check_cmd = commands.add_parser("check", help="explain why a server's certificate does or does not verify")
     check_cmd.add_argument("url", help="https://host[:port] (the scheme may be left out)")
     check_cmd.add_argument("--json", action="store_true", help="print the report as JSON (schema: docs/check.md)")
@@ -105,19 +108,43 @@ _ACTIVATION_PARTS = (
 )
 
 
+def _print_os_text(text: str) -> None:
+    """A line that may hold paths as the OS gives them: a non-UTF-8 name
+    (surrogate-escaped in ``str``) is written back as its own bytes instead
+    of making the encoder raise."""
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stand-in for stdout
+        print(text)
+        return
+    encoding = sys.stdout.encoding or "utf-8"
+    try:
+        data = (text + "\n").encode(encoding, "surrogateescape")
+    except UnicodeEncodeError:  # a character the terminal's encoding lacks
+        data = (text + "\n").encode(encoding, "backslashreplace")
+    sys.stdout.flush()
+    out.write(data)
+    sys.stdout.flush()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _check(args.url, args.json, args.timeout)
     if args.command == "info":
         report = info()
-        print(json.dumps(report, indent=2, sort_keys=True) if args.json else _summary(report))
+        _print_os_text(json.dumps(report, indent=2, sort_keys=True) if args.json else _summary(report))
     elif args.command == "capath":
-        print(capath())
+        _print_os_text(capath())
+    elif args.command == "build":
+        try:
+            _print_os_text(build(args.cache_dir))
+        except OSError as err:
+            print(f"certifi-native build: {err}", file=sys.stderr)
+            return 1
     elif args.contents:
         sys.stdout.write(contents())
     else:
-        print(where())
+        _print_os_text(where())
     return 0
 
 

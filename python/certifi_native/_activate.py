@@ -143,7 +143,9 @@ def _set_variable(done: "Dict[str, Any]", inherited: "Optional[str]") -> None:
 
 def _distrusted_folder(path: str) -> "Optional[str]":
     """Why an existing file named like a bundle of ours is not to be trusted
-    (its folder fails the owner checks), or None. Costs one ``lstat``."""
+    (its folder fails the cache-folder checks, core/src/cache.rs), or None.
+    Costs one ``lstat``: the native module is asked only when that lstat
+    already shows a folder that is not plainly ours."""
     name = os.path.basename(path)
     if not (name.startswith("cacert-") and name.endswith(".pem")) or not hasattr(os, "geteuid"):
         return None
@@ -153,9 +155,8 @@ def _distrusted_folder(path: str) -> "Optional[str]":
             return None
     except OSError:
         return None  # no folder: a missing bundle, repaired or not as before
-    from ._explicit import distrusted_folder
-
-    return distrusted_folder(path)
+    problem: "Optional[str]" = _native().bundle_folder_problem(path)
+    return problem
 
 
 def _native() -> "Any":
