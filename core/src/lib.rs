@@ -4,6 +4,7 @@
 //! Windows under wine included.
 
 pub mod appended;
+pub mod authroot;
 pub mod bundle;
 pub mod cache;
 pub mod check;
