@@ -77,7 +77,7 @@ fn ensure(bundle: &Path) -> io::Result<PathBuf> {
     let stamp = stamp_for(bundle);
     // valid-until is the bundle's business: its rewrite changes our stamp.
     if let Some(files) = listing(&folder) {
-        if cache::is_fresh(&stamp, &cache::sources_stamp(Some(&files)), bundle, 0) {
+        if cache::is_fresh(&stamp, &cache::paths_stamp(&files), bundle, 0) {
             return Ok(folder);
         }
     }
@@ -86,7 +86,7 @@ fn ensure(bundle: &Path) -> io::Result<PathBuf> {
         install(&folder, &expected)?;
     }
     let files = listing(&folder).ok_or_else(|| io::Error::other("the folder vanished"))?;
-    let sources = cache::sources_stamp(Some(&files));
+    let sources = cache::paths_stamp(&files);
     cache::write_atomic_unsynced(
         &stamp,
         cache::stamp_text(u64::MAX, &sources, bundle).as_bytes(),

@@ -11,6 +11,7 @@ pub mod check;
 pub mod hashed_dir;
 pub mod pem;
 pub mod record;
+pub mod registry;
 pub mod roots;
 pub mod select;
 pub mod settings;
