@@ -249,6 +249,9 @@ fn entry(subject: Der<'_>) -> Result<Entry, String> {
         match id {
             ENHKEY_USAGE_PROP_ID => entry.usages = Some(usages()?),
             DISALLOWED_ENHKEY_USAGE_PROP_ID => entry.disallowed_usages = Some(usages()?),
+            // Empty in Microsoft's list where a root was disabled and then
+            // restored with a NotBefore date: cleared, not disabled.
+            DISALLOWED_FILETIME_PROP_ID if value.is_empty() => {}
             DISALLOWED_FILETIME_PROP_ID => {
                 let filetime: [u8; 8] = value.try_into().map_err(|_| {
                     format!("disallowed time: {} bytes, not a FILETIME", value.len())
@@ -318,7 +321,8 @@ pub(crate) mod tests {
     pub struct Listed<'a> {
         pub sha1: [u8; 20],
         pub usages: &'a [&'a str],
-        /// (FILETIME, disabled usages: empty for all)
+        /// (FILETIME, disabled usages: empty for all); FILETIME 0 writes the
+        /// empty value Microsoft's list has for a cleared date.
         pub disallowed: Option<(u64, &'a [&'a str])>,
     }
 
@@ -337,10 +341,12 @@ pub(crate) mod tests {
                     property(ENHKEY_USAGE_PROP_ID, &usages(e.usages)),
                 ];
                 if let Some((filetime, disabled)) = e.disallowed {
-                    attributes.push(property(
-                        DISALLOWED_FILETIME_PROP_ID,
-                        &filetime.to_le_bytes(),
-                    ));
+                    let value = if filetime == 0 {
+                        Vec::new()
+                    } else {
+                        filetime.to_le_bytes().to_vec()
+                    };
+                    attributes.push(property(DISALLOWED_FILETIME_PROP_ID, &value));
                     if !disabled.is_empty() {
                         attributes
                             .push(property(DISALLOWED_ENHKEY_USAGE_PROP_ID, &usages(disabled)));
@@ -400,6 +406,11 @@ pub(crate) mod tests {
                 usages: &[SERVER],
                 disallowed: Some((filetime(9_000), &[SERVER])),
             },
+            Listed {
+                sha1: [6; 20],
+                usages: &[SERVER],
+                disallowed: Some((0, &[])),
+            },
         ])
     }
 
@@ -421,6 +432,7 @@ pub(crate) mod tests {
                 ([3; 20], ServerTrust::Disallowed),
                 ([4; 20], ServerTrust::Trusted), // disabled for code signing only
                 ([5; 20], ServerTrust::Trusted), // disabled from a later date
+                ([6; 20], ServerTrust::Trusted), // an empty date: cleared
             ]
         );
         assert_eq!(list.entries[4].server_trust(9_000), ServerTrust::Disallowed);

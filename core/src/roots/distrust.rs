@@ -22,18 +22,6 @@ impl Distrust {
         self.0.entry(sha1).or_insert_with(|| why.to_owned());
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn contains(&self, der: &[u8]) -> bool {
-        self.0.contains_key(&thumbprint(der))
-    }
-
     /// Takes the distrusted candidates out of `gathered`, as drops.
     pub fn remove_from(&self, gathered: &mut Gathered) -> Vec<Dropped> {
         if self.0.is_empty() {

@@ -62,7 +62,7 @@ pub fn os_store() -> OsStore {
         "Windows' Disallowed store: {count} certificates, removed from every source but your extra files"
     ));
     out.parts.push((Source::System, root_store));
-    let now = select_now();
+    let now = crate::select::unix_seconds(SystemTime::now()) as i64;
     let (part, note) = authroot_part(
         registry::read_binary(AUTHROOT_LIST_KEY, AUTHROOT_LIST_VALUE),
         &mut out.distrust,
@@ -71,10 +71,6 @@ pub fn os_store() -> OsStore {
     out.parts.push(part);
     out.notes.push(note);
     out
-}
-
-fn select_now() -> i64 {
-    crate::select::unix_seconds(SystemTime::now()) as i64
 }
 
 /// Adds the thumbprints of the user's and the machine's Disallowed stores
