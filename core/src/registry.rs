@@ -215,3 +215,19 @@ mod windows {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_line_is_subkeys_values_and_the_last_write_filetime() {
+        // The same line tests/test_windows_record.py replays through winreg.
+        assert_eq!(
+            fingerprint_text(150, 0, 134405889313170590),
+            "150:0:134405889313170590"
+        );
+        #[cfg(not(windows))]
+        assert_eq!(key_fingerprint(r"HKLM\SOFTWARE"), "missing");
+    }
+}
