@@ -280,7 +280,7 @@ mod tests {
         add("Root", TEST_DISALLOWED);
         add("Disallowed", TEST_DISALLOWED);
         add("Disallowed", &mozilla_root);
-        let (roots, report) = assemble(&system_mode(), SystemTime::now());
+        let (roots, report) = assemble(&system_mode(), SystemTime::now(), None);
         remove("Root", TEST_ROOT);
         remove("Root", TEST_DISALLOWED);
         remove("Disallowed", TEST_DISALLOWED);
@@ -300,7 +300,7 @@ mod tests {
         );
         // Out of the Disallowed store, the Mozilla root is back (from wine's
         // Root store, which holds the host's roots, or from Mozilla's set).
-        let (roots, _) = assemble(&system_mode(), SystemTime::now());
+        let (roots, _) = assemble(&system_mode(), SystemTime::now(), None);
         assert!(kept(&roots, &mozilla_root).is_some());
     }
 
