@@ -15,7 +15,7 @@ use crate::cache;
 use crate::hashed_dir;
 use crate::pem;
 use crate::record;
-use crate::roots::{self, Gathered, Problem, Source};
+use crate::roots::{self, Gathered, OsStore, Problem, Source, Watched};
 use crate::select::{self, Dropped, Root};
 use crate::settings::{absolute, Mode, Settings};
 
@@ -56,25 +56,39 @@ pub fn assemble(
         notes: settings.mode_note().into_iter().collect(),
         total: 0,
     };
+    let os = match settings.mode {
+        Mode::Mozilla => OsStore::default(),
+        _ => roots::os_store(settings),
+    };
+    report.notes.extend(os.notes);
+    let distrust = os.distrust;
     let mut seen = HashSet::new();
     let mut kept = Vec::new();
-    let mut take = |gathered: Gathered, source: Source, report: &mut Report| {
-        let loaded = gathered.candidates.len();
+    let mut take = |mut gathered: Gathered, source: Source, report: &mut Report| {
+        // What the OS distrusts goes, except from the user's own files.
+        let removed = match source {
+            Source::Extra(_) => Vec::new(),
+            _ => distrust.remove_from(&mut gathered),
+        };
+        let loaded = gathered.candidates.len() + removed.len();
         let selection = select::select(gathered.candidates, now, &mut seen);
         report.sources.push(SourceReport {
             source,
             loaded,
             kept: selection.kept.len(),
         });
+        report.dropped.extend(removed);
         report.dropped.extend(selection.dropped);
         report.problems.extend(gathered.problems);
         kept.extend(selection.kept);
     };
-    if settings.mode != Mode::Mozilla {
-        take(roots::system(), Source::System, &mut report);
+    for (source, gathered) in os.parts {
+        take(gathered, source, &mut report);
     }
-    let no_os_root = report.sources.first().is_some_and(|s| s.kept == 0);
-    if settings.mode != Mode::System || no_os_root {
+    let no_os_root = settings.mode == Mode::System && report.sources.iter().all(|s| s.kept == 0);
+    // Windows' OS store may hold Mozilla's set already (no AuthRoot list to gate it).
+    let has_mozilla = report.sources.iter().any(|s| s.source == Source::Mozilla);
+    if !has_mozilla && (settings.mode != Mode::System || no_os_root) {
         if settings.mode == Mode::System {
             report.mozilla_fallback = true;
             report
@@ -249,8 +263,8 @@ fn serve_in(
     let now = SystemTime::now();
     let unix_now = select::unix_seconds(now);
     let name = bundle_name(settings);
-    let watched: Option<Vec<PathBuf>> = roots::watched_paths(settings).map(|mut paths| {
-        paths.extend(settings.extra_files.iter().cloned());
+    let watched: Option<Vec<Watched>> = roots::watched_paths(settings).map(|mut paths| {
+        paths.extend(settings.extra_files.iter().cloned().map(Watched::Path));
         paths
     });
     let sources = cache::sources_stamp(watched.as_deref());

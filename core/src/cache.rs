@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::registry;
+use crate::roots::Watched;
 use crate::settings::{absolute, Settings};
 
 /// Where to try to keep bundles, best first: the user's setting, the user's
@@ -387,22 +389,34 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).open(path)
 }
 
-/// The sources' part of a stamp: one line per watched path. Taken before the
+/// The sources' part of a stamp: one line per watched path (`<fingerprint>
+/// <path>`) or registry key (`reg <fingerprint> <key>`). Taken before the
 /// sources are read, so a change made while a bundle is built leaves a stamp
 /// that no longer matches. `watched` is `None` where the store cannot be
 /// watched: such a stamp never matches, so each process re-reads the store once.
-pub fn sources_stamp(watched: Option<&[PathBuf]>) -> String {
+pub fn sources_stamp(watched: Option<&[Watched]>) -> String {
     match watched {
-        Some(paths) => paths
+        Some(entries) => entries
             .iter()
-            .map(|path| {
-                let seen =
-                    fs::metadata(path).map_or_else(|_| MISSING.to_owned(), |m| fingerprint(&m));
-                format!("{seen} {}\n", path.display())
+            .map(|entry| match entry {
+                Watched::Path(path) => path_line(path),
+                Watched::RegistryKey(key) => {
+                    format!("reg {} {key}\n", registry::key_fingerprint(key))
+                }
             })
             .collect(),
         None => format!("unwatchable store, process {}\n", process::id()),
     }
+}
+
+/// `sources_stamp` of files alone.
+pub fn paths_stamp(paths: &[PathBuf]) -> String {
+    paths.iter().map(|path| path_line(path)).collect()
+}
+
+fn path_line(path: &Path) -> String {
+    let seen = fs::metadata(path).map_or_else(|_| MISSING.to_owned(), |m| fingerprint(&m));
+    format!("{seen} {}\n", path.display())
 }
 
 /// The stamp of a bundle: the package version, when it was built, the time
@@ -500,7 +514,7 @@ mod tests {
         let (watched, bundle, stamp) = (dir.join("w"), dir.join("b.pem"), dir.join("b.stamp"));
         fs::write(&watched, "one").unwrap();
         write_atomic(&bundle, b"bundle").unwrap();
-        let paths = vec![watched.clone()];
+        let paths = vec![Watched::Path(watched.clone())];
         let sources = || sources_stamp(Some(&paths));
         write_atomic(&stamp, stamp_text(50, 100, &sources(), &bundle).as_bytes()).unwrap();
         assert!(is_fresh(&stamp, &sources(), &bundle, 100));

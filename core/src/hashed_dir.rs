@@ -84,7 +84,7 @@ fn ensure(bundle: &Path) -> io::Result<PathBuf> {
     let sound = || sound_folder(&folder, mode);
     // valid-until is the bundle's business: its rewrite changes our stamp.
     if let Some(files) = listing(&folder).filter(|_| sound()) {
-        if cache::is_fresh(&stamp, &cache::sources_stamp(Some(&files)), bundle, 0) {
+        if cache::is_fresh(&stamp, &cache::paths_stamp(&files), bundle, 0) {
             return Ok(folder);
         }
     }
@@ -93,7 +93,7 @@ fn ensure(bundle: &Path) -> io::Result<PathBuf> {
         install(&folder, &expected, mode)?;
     }
     let files = listing(&folder).ok_or_else(|| io::Error::other("the folder vanished"))?;
-    let sources = cache::sources_stamp(Some(&files));
+    let sources = cache::paths_stamp(&files);
     cache::write_atomic_unsynced(
         &stamp,
         cache::stamp_text(0, u64::MAX, &sources, bundle).as_bytes(),

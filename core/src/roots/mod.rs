@@ -25,15 +25,21 @@ mod platform;
 
 #[cfg(not(any(unix, windows)))]
 mod platform {
-    pub fn watched_paths() -> Option<Vec<std::path::PathBuf>> {
+    pub fn watched_paths() -> Option<Vec<super::Watched>> {
         None
     }
 }
+
+pub mod distrust;
+pub use distrust::Distrust;
 
 /// Where a certificate came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     System,
+    /// Windows: the roots of Mozilla's set that Windows' AuthRoot list trusts
+    /// for servers (Windows has them without having them in its Root store yet).
+    AuthRoot,
     Mozilla,
     Extra(PathBuf),
     /// Appended to a bundle we served, kept in the cache folder (see appended.rs).
@@ -45,6 +51,7 @@ impl Source {
     pub fn name(&self) -> &'static str {
         match self {
             Source::System => "system",
+            Source::AuthRoot => "authroot",
             Source::Mozilla => "mozilla",
             Source::Extra(_) => "extra",
             Source::Appended(_) => "appended",
@@ -87,6 +94,32 @@ impl Gathered {
             source: source.clone(),
             reason,
         });
+    }
+}
+
+/// What `system` mode takes from the OS: its parts, one source each, and the
+/// certificates the OS distrusts (removed from every part and from Mozilla's
+/// set, never from the user's extra files).
+#[derive(Default)]
+pub struct OsStore {
+    pub parts: Vec<(Source, Gathered)>,
+    pub distrust: Distrust,
+    /// What `info()` should say about how the parts were made.
+    pub notes: Vec<String>,
+}
+
+/// The OS store: on Windows the Root store, the AuthRoot list and the
+/// Disallowed store (`windows.rs`); elsewhere, or when `SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` replace the store, `system()` alone.
+pub fn os_store(settings: &Settings) -> OsStore {
+    #[cfg(windows)]
+    if settings.ssl_cert_file.is_none() && settings.ssl_cert_dir.is_none() {
+        return platform::os_store();
+    }
+    let _ = settings;
+    OsStore {
+        parts: vec![(Source::System, system())],
+        ..OsStore::default()
     }
 }
 
@@ -154,16 +187,33 @@ pub fn extra(path: &Path) -> Gathered {
     out
 }
 
-/// The files and folders whose change means the OS store may have changed, or
-/// `None` where the platform offers no cheap way to tell (re-read each process).
-pub fn watched_paths(settings: &Settings) -> Option<Vec<PathBuf>> {
+/// Something the stamp watches: a file or folder, or (Windows) a registry key
+/// (`HKLM\...`, `HKCU\...`, see `registry.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Watched {
+    Path(PathBuf),
+    RegistryKey(String),
+}
+
+impl From<PathBuf> for Watched {
+    fn from(path: PathBuf) -> Self {
+        Watched::Path(path)
+    }
+}
+
+/// The files, folders and registry keys whose change means the OS store may
+/// have changed, or `None` where the platform offers no cheap way to tell
+/// (re-read each process).
+pub fn watched_paths(settings: &Settings) -> Option<Vec<Watched>> {
     if settings.ssl_cert_file.is_none() && settings.ssl_cert_dir.is_none() {
-        return platform::watched_paths();
+        // unix.rs and macos.rs list paths, windows.rs registry keys.
+        #[allow(clippy::useless_conversion)] // the identity on Windows
+        return platform::watched_paths().map(|w| w.into_iter().map(Watched::from).collect());
     }
     // The variables replace the platform store on every OS, as in rustls-native-certs.
     let mut paths: Vec<PathBuf> = settings.ssl_cert_file.iter().map(PathBuf::from).collect();
     if let Some(dirs) = &settings.ssl_cert_dir {
         paths.extend(env::split_paths(dirs).filter(|p| !p.as_os_str().is_empty()));
     }
-    Some(paths)
+    Some(paths.into_iter().map(Watched::Path).collect())
 }
