@@ -96,7 +96,7 @@ def test_info_without_the_native_module_says_what_is_wrong(tmp_path: Path, env: 
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", venv], dict(os.environ))
     python = venv / "bin" / "python"
-    pip = [sys.executable, "-m", "pip", "--isolated", "--python", python, "install", "-q", "--no-deps"]
+    pip: list[str | os.PathLike[str]] = [sys.executable, "-m", "pip", "--isolated", "--python", python, "install", "-q", "--no-deps"]
     run([*pip, built_wheel()], dict(os.environ), timeout=600)
     (site,) = (venv / "lib").glob("python3*/site-packages")
     (native,) = (site / "certifi_native").glob("_native*.so")

@@ -105,6 +105,15 @@ def _row_name(label: str) -> str:
     return re.sub(r" [\d.]+(\.post\d+)?$", "", name)
 
 
+# Lines whose label is built from parts of them: a row (its verdict, name and
+# readers), a diagnosis (its severity and kind), the result (its verdict).
+_LABELLED: List[Tuple["re.Pattern[str]", Callable[["re.Match[str]"], str]]] = [
+    (_ROW, lambda m: f"{m.group(1)} {_row_name(m.group(2))} [{m.group(3)}]"),
+    (_SEVERITY, lambda m: f"{m.group(1)} [{m.group(2)}]"),
+    (_RESULT, lambda m: f"Result: {m.group(1)}"),
+]
+
+
 def label(line: str) -> Optional[str]:
     """What of a line must match between the docs and a real run (None: nothing)."""
     text = line.strip()
@@ -115,14 +124,10 @@ def label(line: str) -> Optional[str]:
     if re.fullmatch(r"\[exit \d+\]", text):
         return None  # the exit code is compared on its own
     text = re.sub(r"\s*\[exit \d+\]$", "", text)
-    for pattern, shape in (
-        (_ROW, lambda m: f"{m.group(1)} {_row_name(m.group(2))} [{m.group(3)}]"),
-        (_SEVERITY, lambda m: f"{m.group(1)} [{m.group(2)}]"),
-        (_RESULT, lambda m: f"Result: {m.group(1)}"),
-    ):
+    for pattern, render in _LABELLED:
         matched = pattern.match(text)
         if matched:
-            return shape(matched)
+            return render(matched)
     if text.startswith("/"):  # a path: its file name's shape (hex runs by length)
         return "path " + _HEX.sub(lambda m: f"<hex{len(m.group(0))}>", text.rsplit("/", 1)[-1])
     if re.match(r"^\[\d+\] ", text):
