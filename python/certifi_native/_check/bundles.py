@@ -140,7 +140,8 @@ def read_regular(path: str) -> str:
             raise Unreadable(f"{path} is not a regular file ({_kind_of(path)}): not read")
         data = file.read(MAX_BUNDLE_BYTES + 1)
     if len(data) > MAX_BUNDLE_BYTES:
-        raise Unreadable(f"{path} is larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MiB: not a CA bundle, not read")
+        limit = MAX_BUNDLE_BYTES // (1024 * 1024)
+        raise Unreadable(f"{path} is larger than {limit} MiB: not a CA bundle, not read")
     return data.decode("ascii", errors="replace")
 
 
@@ -149,10 +150,14 @@ def _kind_of(path: str) -> str:
         mode = os.stat(path).st_mode
     except OSError:
         return "gone"
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return name
-    return "not a file"
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def read_folders(value: str) -> str:
@@ -198,7 +203,10 @@ def defaults_bundle() -> Bundle:
         texts.append(read_folders(folder))
     except Unreadable as why:
         return Bundle("openssl", label, file, None, "", unreadable=str(why))
-    return Bundle("openssl", label, file, None, "".join(texts), defaults=True)
+    bundle = Bundle("openssl", label, file, None, "".join(texts), defaults=True)
+    # Debian's file and folder hold the same roots: count each once.
+    bundle.certs = list({cert.sha256: cert for cert in bundle.certs}.values())
+    return bundle
 
 
 def gather() -> Tuple[List[Bundle], List[str]]:

@@ -152,7 +152,8 @@ def _tunnel(sock: socket.socket, target: Target, credentials: Optional[str], dea
         # Read to the blank line, not a byte further: what follows is the server's TLS.
         while b"\r\n\r\n" not in answer:
             if len(answer) > _MAX_PROXY_ANSWER:
-                raise CheckError("proxy_error", f"the proxy {target.proxy_url} sent {len(answer)} bytes and no end of its answer")
+                why = f"sent {len(answer)} bytes and no end of its answer"
+                raise CheckError("proxy_error", f"the proxy {target.proxy_url} {why}")
             deadline.wait(sock, read=True)
             byte = sock.recv(1)
             if not byte:
@@ -166,7 +167,8 @@ def _tunnel(sock: socket.socket, target: Target, credentials: Optional[str], dea
     version, _, rest = status_line.partition(" ")
     code, _, reason = rest.partition(" ")
     if not version.startswith("HTTP/") or not code.isdigit():
-        raise CheckError("proxy_error", f"the proxy {target.proxy_url} failed: not an HTTP answer: {status_line[:80]!r}")
+        why = f"not an HTTP answer: {status_line[:80]!r}"
+        raise CheckError("proxy_error", f"the proxy {target.proxy_url} failed: {why}")
     if code != "200":
         raise CheckError("proxy_error", f"the proxy {target.proxy_url} refused CONNECT {authority}: {code} {reason}")
 
@@ -192,7 +194,17 @@ def handshake(target: Target, context: ssl.SSLContext, deadline: Deadline) -> ss
 
 
 # OpenSSL's reasons when the peer does not speak TLS at all (an http:// port...).
-_NOT_TLS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL"}
+_NOT_TLS = {
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE",
+    "UNKNOWN_PROTOCOL",
+}
+
+
+def _not_tls(where: str, reason: object) -> CheckError:
+    return CheckError("not_tls", f"no TLS handshake with {where} ({reason}): is it an https port?")
 
 
 def capture(target: Target, deadline: Deadline) -> Tuple[List[bytes], bool]:
@@ -218,10 +230,10 @@ def capture(target: Target, deadline: Deadline) -> Tuple[List[bytes], bool]:
                 "(a certificate chain over about 100 KB): the server's chain is far too large",
             ) from None
         if reason in _NOT_TLS or isinstance(err, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
-            raise CheckError("not_tls", f"no TLS handshake with {where} ({reason or err}): is it an https port?") from None
+            raise _not_tls(where, reason or err) from None
         raise CheckError("tls_error", f"the TLS handshake with {where} failed: {reason or err}") from None
     except ConnectionError as err:
-        raise CheckError("not_tls", f"no TLS handshake with {where} ({err.strerror or err}): is it an https port?") from None
+        raise _not_tls(where, err.strerror or err) from None
     except OSError as err:
         raise _connection_error(err, where) from None
 

@@ -58,12 +58,15 @@ def _certifi_advice() -> str:
     )
 
 
+_ADD_TO_STORE = (
+    "add it to the OS store (Debian/Ubuntu: copy it to /usr/local/share/ca-certificates/NAME.crt "
+    "and run update-ca-certificates)"
+)
+
+
 def _fix_for_missing(bundle: Bundle, found_in: List[str]) -> str:
     if bundle.name in ("certifi-native", "system"):
-        text = (
-            "add it to the OS store (Debian/Ubuntu: copy it to /usr/local/share/ca-certificates/NAME.crt "
-            "and run update-ca-certificates), or name its PEM file in CERTIFI_NATIVE_EXTRA_CA_CERTS"
-        )
+        text = _ADD_TO_STORE + ", or name its PEM file in CERTIFI_NATIVE_EXTRA_CA_CERTS"
         if bundle.name == "certifi-native" and "mozilla" in found_in:
             text += ", or set CERTIFI_NATIVE_MODE=merged to add Mozilla's set"
         return text
@@ -79,6 +82,8 @@ def _fix_for_missing(bundle: Bundle, found_in: List[str]) -> str:
 
 
 def _fix_variable(bundle: Bundle, found_in: List[str]) -> str:
+    if bundle.name == "openssl":
+        return _ADD_TO_STORE + ", or pass the client a context from certifi_native.ssl_context()"
     if bundle.name not in BUNDLE_VARIABLES:
         return f"add it to {bundle.path}"
     if "certifi-native" in found_in:
@@ -87,7 +92,8 @@ def _fix_variable(bundle: Bundle, found_in: List[str]) -> str:
             if bundle.name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
             else "httpx then uses certifi.where(), which certifi-native's activation points at it"
         )
-        return f"unset {bundle.name}: certifi-native's bundle holds this root ({then}); or add the root to {bundle.path}"
+        unset = f"unset {bundle.name}: certifi-native's bundle holds this root ({then})"
+        return f"{unset}; or add the root to {bundle.path}"
     return f"add it to {bundle.path}, or unset {bundle.name}"
 
 
