@@ -3,19 +3,31 @@ trust store, with Mozilla's roots compiled in as the fallback."""
 
 # Start-up (the activation hook, see _activate.py) imports this package, so
 # importing it must stay cheap: no typing (nor __future__) at run time, so
-# annotations naming its types are strings, and the native module loads on
-# first use (each function imports it: `from . import _native`). The namespace
-# holds the API alone: helpers are private and ``__dir__`` lists only the API.
+# annotations naming its types are strings, and the native module loads on first use.
+# The namespace shows the API alone: ``__dir__`` lists it, helpers are private
+# and modules are imported inside the functions that need them.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
     from typing import Any, Dict, List
 
+    from . import _native
     from ._check import Report
     from ._check.report import CheckError as CheckError
 
     __version__: str
 else:
+
+    class _NativeOnDemand:
+        """Stands in for ``_native`` until first used; importing the submodule
+        then rebinds the package attribute ``_native`` to the real module."""
+
+        def __getattr__(self, name: str) -> object:
+            import importlib  # not `from . import`: it would find this stand-in
+
+            return getattr(importlib.import_module(f"{__name__}._native"), name)
+
+    _native = _NativeOnDemand()
 
     def __getattr__(name: str) -> object:
         if name == "__version__":
@@ -49,8 +61,6 @@ _PACKAGED = _packaged_path()
 def _version() -> str:
     """Ours: from the native module, or from the installed metadata when it cannot load."""
     try:
-        from . import _native
-
         return _native.__version__
     except ImportError:
         import importlib.metadata
@@ -64,8 +74,6 @@ def _version() -> str:
 def where() -> str:
     """The absolute path of a complete PEM bundle for the current settings."""
     try:
-        from . import _native
-
         return _native.where(_PACKAGED)
     except Exception:  # never raise: requests calls this at import
         return _PACKAGED
@@ -79,21 +87,17 @@ def contents() -> str:
 
 def refresh() -> None:
     """Re-read the trust store now and rewrite the bundle if it changed."""
-    from . import _native
-
     _native.refresh(_PACKAGED)
 
 
 def info() -> "Dict[str, Any]":
     """What the bundle holds, where each root came from, what was left out and why."""
-    from . import _activate
-
     try:
-        from . import _native
+        report = _native.info(_PACKAGED)
     except ImportError as error:  # a broken install: exactly when someone asks
         report = _info_without_native(error)
-    else:
-        report = _native.info(_PACKAGED)
+    from . import _activate
+
     report["activation"] = _activate.status()
     auto = report["activation"].get("auto")
     if auto and auto.strip().lower() not in (*_activate.ON, *_activate.OFF, _activate.ENV_ONLY, _activate.CERTIFI_ONLY):
@@ -110,8 +114,8 @@ def _info_without_native(error: ImportError) -> "Dict[str, Any]":
 
     problem = (
         f"the native module certifi_native._native cannot be loaded ({type(error).__name__}: {error}): "
-        "where() serves the packaged Mozilla file; reinstall certifi-native "
-        "(pip install --force-reinstall certifi-native, or the wheel you installed it from)"
+        "where() serves the packaged Mozilla file; reinstall certifi-native from the wheel or sdist "
+        "it came from (pip install --force-reinstall FILE)"
     )
     with open(_PACKAGED, encoding="ascii") as packaged:
         roots = packaged.read().count("-----BEGIN CERTIFICATE-----")
@@ -146,8 +150,6 @@ def capath() -> str:
 
     Never raises: where no folder can be built, this is ``where()``'s file."""
     try:
-        from . import _native
-
         return _native.capath(_PACKAGED)
     except Exception:
         return where()
