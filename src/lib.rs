@@ -4,15 +4,15 @@
 //! This crate is only the Python facade; each job lives in its own module of
 //! the core crate (core/), which knows no Python.
 
+use std::ffi::OsString;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use certifi_native_core::bundle::{self, Report, Served};
+use certifi_native_core::bundle::{self, Origin, Report, Served};
 use certifi_native_core::check::Facts;
 use certifi_native_core::settings::Settings;
 use certifi_native_core::{appended, cache, hashed_dir, pem, record};
@@ -24,6 +24,7 @@ fn served_or_packaged(packaged: &Path, force: bool) -> Served {
     let job = || bundle::current(packaged, force);
     panic::catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|_| Served {
         path: packaged.to_owned(),
+        origin: Origin::Packaged,
         degraded: Some("internal error while building the bundle".to_owned()),
         refused: Vec::new(),
         report: None,
@@ -41,49 +42,60 @@ mod native {
         m.add("MOZILLA_SET_VERSION", bundle::MOZILLA_SET_VERSION)
     }
 
+    // Paths are returned as `OsString`: a `str` decoded as the OS's own
+    // file-system encoding does (surrogateescape), so a non-UTF-8 folder
+    // gives a path that exists, where a lossy `String` would not. (A
+    // `PathBuf` would give a `pathlib.Path`, and import pathlib at start-up.)
+
     /// The path of a complete bundle for the current settings (`packaged` if none can be built).
     #[pyfunction]
     #[pyo3(name = "where")]
-    fn where_(packaged: PathBuf) -> String {
-        let served = served_or_packaged(&packaged, false);
-        served.path.to_string_lossy().into_owned()
+    fn where_(packaged: PathBuf) -> OsString {
+        served_or_packaged(&packaged, false).path.into_os_string()
     }
 
     /// Re-reads every source and rewrites the bundle if it changed.
     #[pyfunction]
-    fn refresh(packaged: PathBuf) -> String {
-        let served = served_or_packaged(&packaged, true);
-        served.path.to_string_lossy().into_owned()
+    fn refresh(packaged: PathBuf) -> OsString {
+        served_or_packaged(&packaged, true).path.into_os_string()
     }
 
-    /// What the bundle holds, where it came from, and what was left out.
+    /// `certifi-native build`: builds the bundle, its stamp, its hashed
+    /// folder and the start-up record for the current settings, in
+    /// `cache_dir` alone if given; raises `OSError` with the reasons when it
+    /// cannot.
+    #[pyfunction]
+    #[pyo3(signature = (cache_dir=None))]
+    fn build(cache_dir: Option<PathBuf>) -> PyResult<OsString> {
+        let settings = Settings::from_env();
+        let job = || bundle::build(&settings, cache_dir.as_deref());
+        panic::catch_unwind(AssertUnwindSafe(job))
+            .unwrap_or_else(|_| Err("internal error while building the bundle".to_owned()))
+            .map(PathBuf::into_os_string)
+            .map_err(PyOSError::new_err)
+    }
+
+    /// What the served bundle holds, where it came from, and what was left out.
     #[pyfunction]
     fn info<'py>(py: Python<'py>, packaged: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-        let served = served_or_packaged(&packaged, false);
+        let mut served = served_or_packaged(&packaged, false);
         let settings = Settings::from_env();
-        // The cache folder's appended certificates; none for the packaged file.
-        let folder = served
-            .degraded
-            .is_none()
-            .then(|| served.path.parent())
-            .flatten();
-        let report = match served.report {
-            Some(ref report) => report,
-            None => &bundle::assemble(&settings, SystemTime::now(), folder).1,
-        };
-        report_dict(py, report, &served, &settings)
+        let job = || bundle::served_report(&mut served, &settings);
+        let report = panic::catch_unwind(AssertUnwindSafe(job))
+            .map_err(|_| PyOSError::new_err("internal error while describing the bundle"))?;
+        report_dict(py, &report, &served, &settings)
     }
 
     /// The hashed CA folder of the current bundle; the bundle itself if no
     /// folder can be built (no cache folder, or the packaged file is served).
     #[pyfunction]
-    fn capath(packaged: PathBuf) -> String {
+    fn capath(packaged: PathBuf) -> OsString {
         let served = served_or_packaged(&packaged, false);
         let path = match served.degraded {
             Some(_) => served.path,
             None => capath_of(&served.path).unwrap_or(served.path),
         };
-        path.to_string_lossy().into_owned()
+        path.into_os_string()
     }
 
     /// OpenSSL's subject hash of the certificate `der`, as 8 hex digits.
@@ -131,18 +143,29 @@ mod native {
     /// `where()` for the start-up hook, which also leaves the record that
     /// lets the next start-up skip loading this module (see record.rs).
     #[pyfunction]
-    fn startup_where(packaged: PathBuf) -> String {
+    fn startup_where(packaged: PathBuf) -> OsString {
         let served = served_or_packaged(&packaged, false);
         if served.degraded.is_none() {
-            record::write(&served.path);
+            record::write(&served.path, None);
         }
-        served.path.to_string_lossy().into_owned()
+        served.path.into_os_string()
     }
 
     /// Whether `path` is named like a bundle of ours (any settings).
     #[pyfunction]
     fn is_bundle_path(path: PathBuf) -> bool {
         bundle::is_bundle_path(&path)
+    }
+
+    /// Why a file named like a bundle of ours must not be trusted: its folder
+    /// fails the checks `where()` makes of a cache folder. `None` when it
+    /// passes, or is not named like ours.
+    #[pyfunction]
+    fn bundle_folder_problem(path: PathBuf) -> Option<String> {
+        let folder = path.parent().filter(|_| bundle::is_bundle_path(&path))?;
+        cache::check_dir(folder)
+            .err()
+            .map(|why| format!("{}: {why}", folder.display()))
     }
 
     /// The text of the packaged `cacert.pem` (for the release check).
@@ -250,13 +273,14 @@ fn report_dict<'py>(
     };
     out.set_item("repairs", repairs)?;
     let cache = PyDict::new(py);
-    cache.set_item("path", served.path.to_string_lossy())?;
+    cache.set_item("path", served.path.as_os_str())?;
+    cache.set_item("served_from", served.origin.name())?;
     cache.set_item("degraded", served.degraded.is_some())?;
     cache.set_item("degraded_reason", served.degraded.as_deref())?;
     cache.set_item("refused", &served.refused)?;
-    let dirs: Vec<String> = cache::candidate_dirs(settings)
-        .iter()
-        .map(|d| d.to_string_lossy().into_owned())
+    let dirs: Vec<OsString> = cache::candidate_dirs(settings)
+        .into_iter()
+        .map(PathBuf::into_os_string)
         .collect();
     cache.set_item("candidates", dirs)?;
     // Where capath() keeps the hashed folder; not built by info().
@@ -264,10 +288,7 @@ fn report_dict<'py>(
         .degraded
         .is_none()
         .then(|| hashed_dir::folder_for(&served.path));
-    cache.set_item(
-        "capath",
-        capath.as_ref().map(|p| p.to_string_lossy().into_owned()),
-    )?;
+    cache.set_item("capath", capath.as_ref().map(|p| p.as_os_str()))?;
     cache.set_item("capath_built", capath.is_some_and(|p| p.is_dir()))?;
     out.set_item("cache", cache)?;
     Ok(out)

@@ -344,3 +344,48 @@ def install_into(venv: Path, wheelhouse: Path, *packages: str | os.PathLike[str]
     # --isolated: offline, so no host pip settings (find-links, index) apply.
     pip: list[str | os.PathLike[str]] = [sys.executable, "-m", "pip", "--isolated", "--python", venv_python(venv), "install", "-q"]
     run([*pip, "--no-index", "--find-links", wheelhouse, *packages], dict(os.environ), timeout=600)
+
+
+# --- a second real user ------------------------------------------------------
+
+SECOND_USER = "certifi-native-test"
+
+
+@pytest.fixture(scope="session")
+def second_user() -> tuple[int, int]:
+    """(uid, gid) of a real unprivileged user for the cross-user tests, created
+    once (idempotently: kept for later runs); skips unless run as root."""
+    import pwd
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("cross-user tests need root (to create and become a second user)")
+    try:
+        entry = pwd.getpwnam(SECOND_USER)
+    except KeyError:
+        if shutil.which("useradd") is None:
+            pytest.skip("useradd is not installed")
+        # No check: a parallel run may have created it meanwhile; getpwnam says.
+        run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/usr/sbin/nologin", SECOND_USER], dict(os.environ), check=False)
+        entry = pwd.getpwnam(SECOND_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def as_user(user: tuple[int, int], argv: Sequence[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
+    """``argv`` run as ``user`` (``second_user``), with no supplementary groups."""
+    uid, gid = user
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *argv]
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A fresh folder (root's, mode 0755) that other users can reach, unlike
+    ``tmp_path`` (below pytest's private folder)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="certifi-native-shared-", dir="/tmp"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -321,4 +321,4 @@ def test_an_inherited_bundle_in_a_folder_another_user_made_again_is_replaced(
     assert report["requests"] != str(planted) and Path(report["requests"]).is_file()
     assert report["requests"] == certifi_where(venv, env)[1]
     why = report["status"]["requests_ca_bundle"]
-    assert f"is owned by uid {other_uid}, not by uid {os.geteuid()}" in why, why
+    assert f"is owned by uid {other_uid}" in why, why

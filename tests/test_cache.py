@@ -310,13 +310,16 @@ def test_relative_settings_give_an_absolute_path_of_their_own(
 
 
 @pytest.mark.usefixtures("namespaces")
-def test_read_only_home_and_temp_serve_the_packaged_bundle(home: Path) -> None:
-    env = clean_env(home)  # HOME, XDG_CACHE_HOME and TMPDIR all under home
+def test_read_only_home_and_temp_serve_the_packaged_bundle_in_mozilla_mode(home: Path) -> None:
+    # HOME, XDG_CACHE_HOME and TMPDIR all under home. (In system mode the OS's
+    # own bundle file is served instead: test_read_only.py.)
+    env = clean_env(home, CERTIFI_NATIVE_MODE="mozilla")
     setup = f"mount --bind {home} {home} && mount -o remount,bind,ro {home}"
     seen: dict[str, Any] = json.loads(run_namespaced(setup, [sys.executable, "-c", PROBE], env).stdout)
     cache = seen["info"]["cache"]
-    assert seen["where"] == str(PACKAGED)
+    assert seen["where"] == str(PACKAGED) and cache["served_from"] == "packaged"
     assert cache["degraded"] is True and "Read-only file system" in cache["degraded_reason"]
+    assert seen["info"]["roots"] == openssl_roots(PACKAGED), "info() describes the file served"
     assert len(cache["refused"]) == len(cache["candidates"]) == 2
     assert all("Read-only file system" in why for why in cache["refused"])
     assert_valid_bundle(seen["where"])
@@ -327,7 +330,8 @@ def test_read_only_home_and_temp_serve_the_packaged_bundle(home: Path) -> None:
 def test_a_full_disk_leaves_no_partial_file(full: str, tmp_path: Path, home: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir(mode=0o700)
-    env = clean_env(home, CERTIFI_NATIVE_CACHE_DIR=str(cache))
+    # Mozilla mode: with nowhere to write, the packaged file (not the OS's file) is served.
+    env = clean_env(home, CERTIFI_NATIVE_CACHE_DIR=str(cache), CERTIFI_NATIVE_MODE="mozilla")
     full_dirs = [cache] if full == "the cache dir" else [cache, home]
     setup = " && ".join(f"mount -t tmpfs -o size=64k,mode=0700 none {d}" for d in full_dirs)
     argv = [sys.executable, "-c", PROBE_AND_LIST, str(tmp_path)]

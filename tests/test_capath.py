@@ -210,8 +210,9 @@ def test_ssl_context_is_a_client_context_from_the_folder(env: dict[str, str]) ->
 
 
 def test_without_a_cache_folder_it_is_the_packaged_file(home: Path) -> None:
-    # Every cache folder candidate sits below a file: none can be created.
-    env = clean_env(home, XDG_CACHE_HOME="/dev/null/cache", TMPDIR="/dev/null/tmp")
+    # Every cache folder candidate sits below a file: none can be created
+    # (Mozilla mode: in system mode the OS's own file would be served).
+    env = clean_env(home, XDG_CACHE_HOME="/dev/null/cache", TMPDIR="/dev/null/tmp", CERTIFI_NATIVE_MODE="mozilla")
     code = "import json, certifi_native as c; print(json.dumps([c.where(), c.capath(), c.ssl_context().verify_mode]))"
     where, capath, verify_mode = json.loads(run_py(code, env).stdout)
     assert capath == where and Path(where).is_file() and "site-packages" in where

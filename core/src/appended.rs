@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use x509_cert::der::DateTime;
 
-use crate::bundle::{self, Report};
+use crate::bundle::Build;
 use crate::cache;
 use crate::pem;
 use crate::roots::{Candidate, Gathered, Problem, Source};
@@ -100,14 +100,10 @@ fn examine(bytes: &[u8]) -> Found<'_> {
 /// what else was found (the rebuild leaves it out: that is the repair).
 ///
 /// When the file may be served as it is (our text is what `settings` give
-/// now, and everything appended was kept), returns what `bundle::build`
+/// now, and everything appended was kept), returns what `Build::new`
 /// would, with the file's own text: it is then only stamped, not rewritten, so
 /// a hook that checks for its CA's bytes at the end finds them.
-pub fn absorb(
-    settings: &Settings,
-    bundle: &Path,
-    now: SystemTime,
-) -> Option<(String, u64, Report)> {
+pub fn absorb(settings: &Settings, bundle: &Path, now: SystemTime) -> Option<Build> {
     let (Some(dir), Ok(meta)) = (bundle.parent(), fs::symlink_metadata(bundle)) else {
         return None; // no bundle yet
     };
@@ -128,14 +124,20 @@ pub fn absorb(
             Found::Intact => {}
             Found::Changed(why) => notes.push(format!("{name}: {why}: rebuilt")),
             Found::Appended(tail) => {
-                let (ours, until, _) = bundle::build(settings, now, dir);
-                let current = bytes[..bytes.len() - tail.len()] == *ours.as_bytes();
+                let ours = Build::new(settings, now, Some(dir));
+                let current = bytes[..bytes.len() - tail.len()] == *ours.text.as_bytes();
                 let kept_until = keep(dir, &name, tail, now, &mut notes);
                 if let (true, Some(kept_until), Ok(text)) =
                     (current, kept_until, std::str::from_utf8(&bytes))
                 {
-                    let (_, _, report) = bundle::build(settings, now, dir);
-                    as_is = Some((text.to_owned(), until.min(kept_until), report));
+                    // Judged again with what was just kept, for the report.
+                    let kept = Build::new(settings, now, Some(dir));
+                    as_is = Some(Build {
+                        text: text.to_owned(),
+                        roots: kept.roots,
+                        valid_until: ours.valid_until.min(kept_until),
+                        report: kept.report,
+                    });
                 }
             }
         }

@@ -13,9 +13,10 @@ use crate::appended;
 use crate::cache;
 use crate::hashed_dir;
 use crate::pem;
-use crate::roots::{self, Gathered, Problem, Source};
+use crate::record;
+use crate::roots::{self, Gathered, OsStore, Problem, Source, Watched};
 use crate::select::{self, Dropped, Root};
-use crate::settings::{Mode, Settings};
+use crate::settings::{absolute, Mode, Settings};
 
 /// Counts for one source.
 pub struct SourceReport {
@@ -54,27 +55,40 @@ pub fn assemble(
         notes: settings.mode_note().into_iter().collect(),
         total: 0,
     };
+    let os = match settings.mode {
+        Mode::Mozilla => OsStore::default(),
+        _ => roots::os_store(settings),
+    };
+    report.notes.extend(os.notes);
+    let distrust = os.distrust;
     let mut seen = HashSet::new();
     let mut kept = Vec::new();
-    let mut take = |gathered: Gathered, source: Source, report: &mut Report| {
-        let loaded = gathered.candidates.len();
+    let mut take = |mut gathered: Gathered, source: Source, report: &mut Report| {
+        // What the OS distrusts goes, except from the user's own files.
+        let removed = match source {
+            Source::Extra(_) => Vec::new(),
+            _ => distrust.remove_from(&mut gathered),
+        };
+        let loaded = gathered.candidates.len() + removed.len();
         let selection = select::select(gathered.candidates, now, &mut seen);
         report.sources.push(SourceReport {
             source,
             loaded,
             kept: selection.kept.len(),
         });
+        report.dropped.extend(removed);
         report.dropped.extend(selection.dropped);
         report.notes.extend(selection.notes);
         report.problems.extend(gathered.problems);
         kept.extend(selection.kept);
     };
-    if settings.mode != Mode::Mozilla {
-        report.notes.extend(roots::store_note(settings));
-        take(roots::system_for(settings), Source::System, &mut report);
+    for (source, gathered) in os.parts {
+        take(gathered, source, &mut report);
     }
-    let no_os_root = report.sources.first().is_some_and(|s| s.kept == 0);
-    if settings.mode != Mode::System || no_os_root {
+    let no_os_root = settings.mode == Mode::System && report.sources.iter().all(|s| s.kept == 0);
+    // Windows' OS store may hold Mozilla's set already (no AuthRoot list to gate it).
+    let has_mozilla = report.sources.iter().any(|s| s.source == Source::Mozilla);
+    if !has_mozilla && (settings.mode != Mode::System || no_os_root) {
         if settings.mode == Mode::System {
             report.mozilla_fallback = true;
             report
@@ -115,28 +129,46 @@ pub fn render(roots: &[Root], report: &Report) -> String {
     appended::sealed(&pem::render(&header(report), roots))
 }
 
-/// A bundle's text for `settings` in the cache `folder`, the time its first
-/// root expires, and the report.
-pub fn build(settings: &Settings, now: SystemTime, folder: &Path) -> (String, u64, Report) {
-    let (roots, report) = assemble(settings, now, Some(folder));
-    let until = roots.iter().map(|r| r.not_after).min().unwrap_or(u64::MAX);
-    (render(&roots, &report), until, report)
+/// Which file `where()` names this time, and so what `info()` describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A bundle this call built (its report is `Served::report`).
+    Built,
+    /// A current bundle from a cache folder, built earlier.
+    Cache,
+    /// No cache folder could serve: the OS's own bundle file, as it is.
+    OsFile,
+    /// Nothing else could serve: the packaged Mozilla file.
+    Packaged,
+}
+
+impl Origin {
+    /// The name `info()["cache"]["served_from"]` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Built => "build",
+            Origin::Cache => "cache",
+            Origin::OsFile => "os-file",
+            Origin::Packaged => "packaged",
+        }
+    }
 }
 
 /// Where the bundle came from this time.
 pub struct Served {
     pub path: PathBuf,
-    /// Why the packaged Mozilla file is served instead of a built bundle.
+    pub origin: Origin,
+    /// Why the OS's file or the packaged one is served instead of a bundle of ours.
     pub degraded: Option<String>,
     /// Cache folders that were refused or failed, and why.
     pub refused: Vec<String>,
-    /// Set when this call gathered the roots (the cache was stale or forced).
+    /// Set when this call built the bundle it serves.
     pub report: Option<Report>,
 }
 
 /// The file name shared by every process with the same settings.
 fn bundle_name(settings: &Settings) -> String {
-    let digest = Sha256::digest(settings.identity().as_bytes());
+    let digest = Sha256::digest(settings.identity());
     let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("cacert-{}-{short}", settings.mode.name())
 }
@@ -162,81 +194,269 @@ pub fn is_bundle_path(path: &Path) -> bool {
 }
 
 /// A current bundle for `settings`: the cached one if its stamp still matches,
-/// else a fresh build. Falls back to `packaged` (never to an error or an
-/// empty file) when no cache folder can be used.
+/// else a fresh build. Falls back to the OS's own bundle file or to
+/// `packaged` (never to an error or an empty file) when no cache folder can
+/// serve.
 pub fn serve(settings: &Settings, packaged: &Path, force: bool) -> Served {
+    let dirs = cache::candidate_dirs(settings);
+    let wanted = if force {
+        Wanted::Reread
+    } else {
+        Wanted::Current
+    };
+    serve_in(settings, &dirs, Folders::Private, wanted)
+        .unwrap_or_else(|(why, refused)| fallback(settings, packaged, why, refused))
+}
+
+/// How `serve_in` treats the cache folders it is given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Folders {
+    /// `where()`'s: created `cache::PRIVATE`.
+    Private,
+    /// `build --cache-dir`'s: created, or opened up, `cache::SHARED`, for other users to read.
+    Shared,
+}
+
+/// What `serve_in` must do with a bundle whose stamp matches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    /// `where()`: serve it.
+    Current,
+    /// `refresh()`: rebuild it; where that cannot be written (a read-only
+    /// folder, root's), serve it still: it is current as far as the stamp tells.
+    Reread,
+    /// `build`: rebuild and write it, or fail.
+    Written,
+}
+
+/// A bundle assembled and rendered, not yet written.
+pub struct Build {
+    pub text: String,
+    pub roots: usize,
+    /// When its first root expires (Unix seconds).
+    pub valid_until: u64,
+    pub report: Report,
+}
+
+impl Build {
+    /// The bundle for `settings` in the cache `folder` (with the certificates
+    /// appended to that folder's bundles).
+    pub fn new(settings: &Settings, now: SystemTime, folder: Option<&Path>) -> Build {
+        let (roots, report) = assemble(settings, now, folder);
+        Build {
+            text: render(&roots, &report),
+            roots: roots.len(),
+            valid_until: roots.iter().map(|r| r.not_after).min().unwrap_or(u64::MAX),
+            report,
+        }
+    }
+}
+
+/// A bundle of ours from the first of `dirs` that can serve one; else why
+/// not, and the folders refused.
+fn serve_in(
+    settings: &Settings,
+    dirs: &[PathBuf],
+    folders: Folders,
+    wanted: Wanted,
+) -> Result<Served, (String, Vec<String>)> {
     let now = SystemTime::now();
+    let unix_now = select::unix_seconds(now);
     let name = bundle_name(settings);
-    let watched: Option<Vec<PathBuf>> = roots::watched_paths(settings).map(|mut paths| {
-        paths.extend(settings.extra_files.iter().cloned());
+    let watched: Option<Vec<Watched>> = roots::watched_paths(settings).map(|mut paths| {
+        paths.extend(settings.extra_files.iter().cloned().map(Watched::Path));
         paths
     });
     let sources = cache::sources_stamp(watched.as_deref());
     let mut refused = Vec::new();
-    let mut built: Option<(String, u64, Report)> = None;
-    for dir in cache::candidate_dirs(settings) {
-        if let Err(why) = cache::prepare_dir(&dir) {
+    let mut built: Option<Build> = None;
+    let mode = match folders {
+        Folders::Private => cache::PRIVATE,
+        Folders::Shared => cache::SHARED,
+    };
+    for dir in dirs {
+        let prepared = cache::prepare_dir(dir, mode).and_then(|()| match folders {
+            Folders::Shared => {
+                cache::share_dir(dir).map_err(|err| format!("cannot open it to other users: {err}"))
+            }
+            Folders::Private => Ok(()),
+        });
+        if let Err(why) = prepared {
             refused.push(format!("{}: {why}", dir.display()));
             continue;
         }
         let bundle = dir.join(format!("{name}.pem"));
         let stamp = dir.join(format!("{name}.stamp"));
-        let unix_now = select::unix_seconds(now);
-        if !force && cache::is_fresh(&stamp, &sources, &bundle, unix_now) {
-            return Served {
-                path: bundle,
-                degraded: None,
-                refused,
-                report: None,
-            };
+        let current = || cache::is_fresh(&stamp, &sources, &bundle, unix_now);
+        let cached = |refused| Served {
+            path: bundle.clone(),
+            origin: Origin::Cache,
+            degraded: None,
+            refused,
+            report: None,
+        };
+        if wanted == Wanted::Current && current() {
+            return Ok(cached(refused));
         }
         if built.is_none() {
             built = appended::absorb(settings, &bundle, now);
         }
-        let (text, valid_until, _) = built.get_or_insert_with(|| build(settings, now, &dir));
-        cache::remove_stale_temps(&dir, now);
-        match publish(&bundle, &stamp, text, *valid_until, &sources) {
+        let build = built.get_or_insert_with(|| Build::new(settings, now, Some(dir)));
+        if build.roots == 0 {
+            break; // never published: see `fallback`
+        }
+        cache::remove_stale_temps(dir, now);
+        match publish(&bundle, &stamp, build, unix_now, &sources) {
             Ok(()) => {
                 hashed_dir::follow(&bundle);
-                return Served {
+                return Ok(Served {
                     path: bundle,
+                    origin: Origin::Built,
                     degraded: None,
                     refused,
-                    report: built.map(|(_, _, report)| report),
-                };
+                    report: built.map(|b| b.report),
+                });
             }
-            Err(err) => refused.push(format!("{}: cannot write: {err}", dir.display())),
+            Err(err) => {
+                refused.push(format!("{}: cannot write: {err}", dir.display()));
+                if wanted == Wanted::Reread && current() {
+                    return Ok(cached(refused));
+                }
+            }
+        }
+    }
+    let why = match &built {
+        // Every candidate dropped: a clock far ahead (or far behind) judges
+        // them so. Published, such a bundle would fail every connection of
+        // every later process until the store changed.
+        Some(build) if build.roots == 0 => format!(
+            "no usable root: all {} candidates were dropped (is the clock right? it says {})",
+            build.report.dropped.len(),
+            utc_text(unix_now)
+        ),
+        _ => format!("no usable cache folder ({})", refused.join("; ")),
+    };
+    Err((why, refused))
+}
+
+/// What is served when no cache folder can: in `system` mode with no extra
+/// files, the OS's own bundle file, which is what OpenSSL itself trusts (a
+/// read-only container keeps the CAs baked into its image); else, or when
+/// that file cannot be served as it is, the packaged Mozilla file.
+fn fallback(settings: &Settings, packaged: &Path, why: String, refused: Vec<String>) -> Served {
+    if settings.mode == Mode::System && settings.extra_files.is_empty() {
+        if let Some((path, count)) = os_bundle_file(settings, SystemTime::now()) {
+            let not_all = match settings.ssl_cert_dir {
+                Some(_) => " (without the SSL_CERT_DIR folders)",
+                None => "",
+            };
+            return Served {
+                degraded: Some(format!(
+                    "{why}: serving the OS's bundle file {} as it is{not_all}, {count} certificates",
+                    path.display()
+                )),
+                path,
+                origin: Origin::OsFile,
+                refused,
+                report: None,
+            };
         }
     }
     Served {
         path: packaged.to_owned(),
-        degraded: Some(format!(
-            "no usable cache folder, serving the packaged Mozilla bundle ({})",
-            refused.join("; ")
-        )),
+        origin: Origin::Packaged,
+        degraded: Some(format!("{why}: serving the packaged Mozilla bundle")),
         refused,
-        report: built.map(|(_, _, report)| report),
+        report: None,
     }
 }
 
-/// Puts `text` at `bundle` unless an identical regular file is there already
-/// (other processes may have it open), then records the stamp.
+/// The file the OS store is (`SSL_CERT_FILE`, else the one openssl-probe
+/// finds, as rustls-native-certs reads them), if the store has one.
+fn os_bundle_path(settings: &Settings) -> Option<PathBuf> {
+    if let Some(file) = &settings.ssl_cert_file {
+        return (!file.is_empty()).then(|| absolute(file));
+    }
+    if settings.ssl_cert_dir.is_some() {
+        return None; // the store is folders alone
+    }
+    #[cfg(all(unix, not(target_os = "macos")))]
+    return openssl_probe::probe().cert_file;
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    None
+}
+
+/// The OS's bundle file (its real path) and how many certificates it holds,
+/// if it can be served as it is: a regular file of bounded size whose every
+/// PEM block is a certificate that parses (one that does not could make
+/// OpenSSL refuse the whole file) and which holds at least one usable root.
+fn os_bundle_file(settings: &Settings, now: SystemTime) -> Option<(PathBuf, usize)> {
+    let path = fs::canonicalize(os_bundle_path(settings)?).ok()?;
+    // A regular file of bounded size, opened without blocking (never a FIFO).
+    let bytes = roots::read_regular(&path).ok()?;
+    let ders: Vec<Vec<u8>> = pem::parse(&bytes)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let count = ders.len();
+    let candidates = ders
+        .into_iter()
+        .map(|der| roots::Candidate {
+            der,
+            source: Source::System,
+        })
+        .collect();
+    let selection = select::select(candidates, now, &mut HashSet::new());
+    let unreadable = selection
+        .dropped
+        .iter()
+        .any(|d| d.subject.is_none() || d.reason.starts_with("OpenSSL would refuse"));
+    (!unreadable && !selection.kept.is_empty()).then_some((path, count))
+}
+
+/// Puts the build at `bundle` unless an identical regular file is there
+/// already (other processes may have it open), then records the stamp.
 fn publish(
     bundle: &Path,
     stamp: &Path,
-    text: &str,
-    valid_until: u64,
+    build: &Build,
+    built_at: u64,
     sources: &str,
 ) -> std::io::Result<()> {
+    let text = build.text.as_bytes();
     let same = fs::symlink_metadata(bundle).is_ok_and(|m| m.is_file())
-        && fs::read(bundle).is_ok_and(|old| old == text.as_bytes());
+        && fs::read(bundle).is_ok_and(|old| old == text);
     if !same {
-        cache::write_atomic(bundle, text.as_bytes())?;
+        cache::write_atomic(bundle, text)?;
     }
-    cache::write_atomic_unsynced(
-        stamp,
-        cache::stamp_text(valid_until, sources, bundle).as_bytes(),
-    )
+    let stamp_text = cache::stamp_text(built_at, build.valid_until, sources, bundle);
+    cache::write_atomic_unsynced(stamp, stamp_text.as_bytes())
+}
+
+/// `certifi-native build`: a fresh bundle for `settings`, with its stamp,
+/// its hashed folder and the start-up record, in `dir` alone when given
+/// (made readable by other users: the image's run-time user), else in the
+/// first usable cache folder. `Err` says why no bundle could be written.
+pub fn build(settings: &Settings, dir: Option<&Path>) -> Result<PathBuf, String> {
+    let served = match dir {
+        Some(dir) => serve_in(settings, &[absolute(dir)], Folders::Shared, Wanted::Written),
+        None => serve_in(
+            settings,
+            &cache::candidate_dirs(settings),
+            Folders::Private,
+            Wanted::Written,
+        ),
+    }
+    .map_err(|(why, _)| why)?;
+    hashed_dir::current(&served.path)?;
+    record::write(&served.path, dir);
+    Ok(served.path)
+}
+
+/// `unix` seconds as `2026-12-01T08:00:00Z`, for messages.
+fn utc_text(unix: u64) -> String {
+    x509_cert::der::DateTime::from_unix_duration(std::time::Duration::from_secs(unix))
+        .map_or_else(|_| format!("{unix} s after 1970"), |t| t.to_string())
 }
 
 /// The last answer of `where()` in this process. Held only with the GIL held
@@ -244,6 +464,7 @@ fn publish(
 struct Memo {
     settings: Settings,
     path: PathBuf,
+    origin: Origin,
     /// `cache::file_fingerprint` of `path` when it was served.
     fingerprint: String,
     degraded: Option<String>,
@@ -263,6 +484,7 @@ pub fn current(packaged: &Path, force: bool) -> Served {
         {
             return Served {
                 path: m.path.clone(),
+                origin: m.origin,
                 degraded: m.degraded.clone(),
                 refused: m.refused.clone(),
                 report: None,
@@ -273,11 +495,103 @@ pub fn current(packaged: &Path, force: bool) -> Served {
     *memo = cache::file_fingerprint(&served.path).map(|fingerprint| Memo {
         settings,
         path: served.path.clone(),
+        // Served again, a bundle built now comes from the cache.
+        origin: match served.origin {
+            Origin::Built => Origin::Cache,
+            other => other,
+        },
         fingerprint,
         degraded: served.degraded.clone(),
         refused: served.refused.clone(),
     });
     served
+}
+
+/// What the served file holds, for `info()`: the build's own report when
+/// this call built it; else a fresh assembly if it renders the very bytes
+/// served (a current bundle from the cache); else the file's own count and
+/// sources (the OS's file, the packaged one, or a cached bundle the sources
+/// no longer match), never what another build would have held.
+pub fn served_report(served: &mut Served, settings: &Settings) -> Report {
+    if let (Origin::Built, Some(report)) = (served.origin, served.report.take()) {
+        return report;
+    }
+    let text = fs::read(&served.path).unwrap_or_default();
+    let mut note = None;
+    if served.origin == Origin::Cache {
+        let (roots, report) = assemble(settings, SystemTime::now(), served.path.parent());
+        // The same roots, by DER: a bundle kept as it is with certificates
+        // appended after our text (see appended.rs) holds them in another order.
+        let in_file: HashSet<Vec<u8>> = pem::parse(&text).into_iter().flatten().collect();
+        if in_file == roots.iter().map(|r| r.der.clone()).collect() {
+            return report;
+        }
+        note = Some(format!(
+            "the bundle was built from an earlier state of the sources, which now give {} roots \
+             (a file edited inside a watched folder?): refresh() rebuilds it",
+            report.total
+        ));
+    }
+    let default_source = match served.origin {
+        Origin::OsFile => Source::System,
+        _ => Source::Mozilla,
+    };
+    let mut report = Report {
+        mode_requested: settings.mode_requested.clone(),
+        mode: settings.mode,
+        mozilla_fallback: false,
+        sources: Vec::new(),
+        dropped: Vec::new(),
+        problems: Vec::new(),
+        notes: settings.mode_note().into_iter().chain(note).collect(),
+        total: 0,
+    };
+    for source in file_sources(&text, &default_source) {
+        match report.sources.iter_mut().find(|s| s.source == source) {
+            Some(counts) => {
+                counts.loaded += 1;
+                counts.kept += 1;
+            }
+            None => report.sources.push(SourceReport {
+                source,
+                loaded: 1,
+                kept: 1,
+            }),
+        }
+        report.total += 1;
+    }
+    report.mozilla_fallback = settings.mode == Mode::System
+        && served.origin == Origin::Cache
+        && report.sources.iter().all(|s| s.source != Source::System);
+    report
+}
+
+/// The source of each certificate of a bundle's text, in order: the
+/// `# Source:` line a bundle of ours puts before it, else `default`.
+fn file_sources(text: &[u8], default: &Source) -> Vec<Source> {
+    let mut label: Option<String> = None;
+    let mut sources = Vec::new();
+    for line in String::from_utf8_lossy(text).lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("# Source: ") {
+            label = Some(rest.to_owned());
+        } else if line == "-----BEGIN CERTIFICATE-----" {
+            let source = match label.take().as_deref() {
+                Some("system") => Source::System,
+                Some("mozilla") => Source::Mozilla,
+                Some(other) => match other
+                    .strip_prefix("extra (")
+                    .and_then(|r| r.strip_suffix(')'))
+                {
+                    Some(path) => Source::Extra(PathBuf::from(path)),
+                    None => default.clone(),
+                },
+                None => default.clone(),
+            };
+            sources.push(source);
+        }
+    }
+    sources
 }
 
 /// The text of the packaged `cacert.pem`: every Mozilla root, none judged
@@ -330,6 +644,23 @@ mod tests {
         assert!(!is_bundle_path(
             &Path::new("/x").join(format!("{name}.stamp"))
         ));
+    }
+
+    #[test]
+    fn a_bundle_tells_the_source_of_each_root() {
+        let (mut roots, report) = assemble(&Settings::mozilla_only(), SystemTime::now(), None);
+        roots.truncate(3);
+        roots[1].source = Source::Extra(PathBuf::from("/x/extra (1).pem"));
+        roots[2].source = Source::System;
+        let text = render(&roots, &report);
+        let expected: Vec<Source> = roots.iter().map(|r| r.source.clone()).collect();
+        assert_eq!(file_sources(text.as_bytes(), &Source::System), expected);
+        // A file without our comments: every certificate from the default source.
+        let bare: String = roots.iter().map(|r| pem::block(&r.der)).collect();
+        assert_eq!(
+            file_sources(bare.as_bytes(), &Source::Mozilla),
+            vec![Source::Mozilla; 3]
+        );
     }
 
     #[test]

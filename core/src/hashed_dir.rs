@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -72,24 +72,31 @@ pub fn follow(bundle: &Path) {
 }
 
 /// Makes the folder of `bundle` hold exactly its roots; returns its path.
+/// The folder has the mode that suits the cache folder (`cache::mode_inside`)
+/// and its files `cache::FILE_MODE`, whatever the umask; a folder or file
+/// that is not so (made under another umask, or by another user) is rebuilt:
+/// OpenSSL reads the folder at each handshake, so whoever can write to it
+/// could add a root to every context made from it.
 fn ensure(bundle: &Path) -> io::Result<PathBuf> {
     let folder = folder_for(bundle);
     let stamp = stamp_for(bundle);
+    let mode = bundle.parent().map_or(cache::PRIVATE, cache::mode_inside);
+    let sound = || sound_folder(&folder, mode);
     // valid-until is the bundle's business: its rewrite changes our stamp.
-    if let Some(files) = listing(&folder) {
-        if cache::is_fresh(&stamp, &cache::sources_stamp(Some(&files)), bundle, 0) {
+    if let Some(files) = listing(&folder).filter(|_| sound()) {
+        if cache::is_fresh(&stamp, &cache::paths_stamp(&files), bundle, 0) {
             return Ok(folder);
         }
     }
     let expected = expected_files(bundle)?;
-    if !holds_exactly(&folder, &expected) {
-        install(&folder, &expected)?;
+    if !(sound() && holds_exactly(&folder, &expected)) {
+        install(&folder, &expected, mode)?;
     }
     let files = listing(&folder).ok_or_else(|| io::Error::other("the folder vanished"))?;
-    let sources = cache::sources_stamp(Some(&files));
+    let sources = cache::paths_stamp(&files);
     cache::write_atomic_unsynced(
         &stamp,
-        cache::stamp_text(u64::MAX, &sources, bundle).as_bytes(),
+        cache::stamp_text(0, u64::MAX, &sources, bundle).as_bytes(),
     )?;
     Ok(folder)
 }
@@ -127,7 +134,8 @@ fn listing(folder: &Path) -> Option<Vec<PathBuf>> {
     Some(files)
 }
 
-/// Whether `folder` holds the `expected` regular files and nothing else.
+/// Whether `folder` holds the `expected` regular files, each sound
+/// (`cache::is_sound`), and nothing else.
 fn holds_exactly(folder: &Path, expected: &[(String, String)]) -> bool {
     let Some(files) = listing(folder) else {
         return false;
@@ -137,28 +145,33 @@ fn holds_exactly(folder: &Path, expected: &[(String, String)]) -> bool {
     files == wanted
         && expected.iter().all(|(name, text)| {
             let path = folder.join(name);
-            fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            fs::symlink_metadata(&path)
+                .is_ok_and(|m| m.is_file() && cache::is_sound(&m, cache::FILE_MODE))
                 && fs::read(&path).is_ok_and(|bytes| bytes == text.as_bytes())
         })
 }
 
-/// Builds the folder under a temp name, then puts it in place of whatever
-/// `folder` is. Files are not fsync'd one by one: after a crash, a truncated
-/// file no longer matches the stamp, and the folder is rebuilt.
-fn install(folder: &Path, expected: &[(String, String)]) -> io::Result<()> {
+/// Builds the folder (mode `mode`) under a temp name, then puts it in place
+/// of whatever `folder` is. Files are not fsync'd one by one: after a crash,
+/// a truncated file no longer matches the stamp, and the folder is rebuilt.
+fn install(folder: &Path, expected: &[(String, String)], mode: u32) -> io::Result<()> {
     let temp = cache::temp_sibling(folder);
-    let built = fs::create_dir(&temp).and_then(|()| {
-        expected
-            .iter()
-            .try_for_each(|(name, text)| fs::write(temp.join(name), text))
+    let built = cache::create_dir(&temp, mode).and_then(|()| {
+        expected.iter().try_for_each(|(name, text)| {
+            cache::create_new(&temp.join(name))?.write_all(text.as_bytes())
+        })
     });
     let placed = built.and_then(|()| match fs::rename(&temp, folder) {
-        Err(_) if holds_exactly(folder, expected) => Ok(()), // another process won
+        Err(_) if holds_exactly(folder, expected) && sound_folder(folder, mode) => Ok(()), // another process won
         Err(_) if fs::symlink_metadata(folder).is_ok() => replace(&temp, folder),
         other => other,
     });
     remove(&temp); // our build, if it was not used
     placed
+}
+
+fn sound_folder(folder: &Path, mode: u32) -> bool {
+    fs::symlink_metadata(folder).is_ok_and(|m| m.is_dir() && cache::is_sound(&m, mode))
 }
 
 /// Puts the folder `new` in place of `old` (a damaged folder, or a file) and
@@ -239,7 +252,7 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("cn-hashed-dir-test-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        cache::prepare_dir(&dir).unwrap();
+        cache::prepare_dir(&dir, cache::PRIVATE).unwrap();
         dir
     }
 

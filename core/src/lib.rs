@@ -4,12 +4,14 @@
 //! Windows under wine included.
 
 pub mod appended;
+pub mod authroot;
 pub mod bundle;
 pub mod cache;
 pub mod check;
 pub mod hashed_dir;
 pub mod pem;
 pub mod record;
+pub mod registry;
 pub mod roots;
 pub mod select;
 pub mod self_signed;

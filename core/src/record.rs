@@ -11,10 +11,12 @@
 //! stamp's version differ and rebuilds it, which invalidates the record.
 
 use std::env;
+use std::ffi::OsString;
 use std::fs;
 use std::path::Path;
 
 use crate::cache;
+use crate::settings::ENV_CACHE_DIR;
 
 /// Kept beside the bundle it names.
 pub const FILE_NAME: &str = "startup-record";
@@ -32,12 +34,18 @@ const OTHER_VARS: &[&str] = &[
     "LOCALAPPDATA",
 ];
 
-/// The record for `bundle` (just served for the current settings), or `None`
-/// when something cannot be written down plainly (a newline, non-UTF-8).
-pub fn text(bundle: &Path) -> Option<String> {
+/// The record for `bundle` (just served for the current settings, or built
+/// by `build` for `cache_dir`, which stands for `CERTIFI_NATIVE_CACHE_DIR`),
+/// or `None` when something cannot be written down plainly (a newline,
+/// non-UTF-8: the hook then takes the slow path).
+pub fn text(bundle: &Path, cache_dir: Option<&Path>) -> Option<String> {
     let stamp = fs::read_to_string(bundle.with_extension("stamp")).ok()?;
     let mut vars: Vec<(String, String)> = Vec::new();
-    for (name, value) in env::vars_os() {
+    let overridden =
+        cache_dir.map(|dir| (OsString::from(ENV_CACHE_DIR), dir.as_os_str().to_owned()));
+    let replaced = overridden.is_some();
+    let settings = env::vars_os().filter(|(name, _)| !replaced || name != ENV_CACHE_DIR);
+    for (name, value) in settings.chain(overridden) {
         let name = name.into_string().ok()?;
         if name.starts_with("CERTIFI_NATIVE_") && name != HOOK_VAR {
             vars.push((name, value.into_string().ok()?));
@@ -63,8 +71,8 @@ pub fn text(bundle: &Path) -> Option<String> {
 
 /// Writes the record beside `bundle` unless the same one is there already.
 /// Best effort: a missing record only costs the next start-up some time.
-pub fn write(bundle: &Path) {
-    let (Some(text), Some(dir)) = (text(bundle), bundle.parent()) else {
+pub fn write(bundle: &Path, cache_dir: Option<&Path>) {
+    let (Some(text), Some(dir)) = (text(bundle, cache_dir), bundle.parent()) else {
         return;
     };
     let target = dir.join(FILE_NAME);
@@ -85,18 +93,23 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let bundle = dir.join("cacert-system-0123456789abcdef.pem");
         fs::write(&bundle, "bundle").unwrap();
-        assert!(text(&bundle).is_none(), "no stamp, no record");
+        assert!(text(&bundle, None).is_none(), "no stamp, no record");
         let stamp = "certifi-native 0 valid-until 9\nbundle 1:2:3:4\n";
         fs::write(bundle.with_extension("stamp"), stamp).unwrap();
-        let record = text(&bundle).unwrap();
+        let record = text(&bundle, None).unwrap();
         assert!(record.starts_with(HEADER));
         assert!(record.contains(&format!("\npath {}\n", bundle.display())));
         assert!(record.ends_with(stamp));
         for name in OTHER_VARS {
             assert!(record.contains(&format!("\nenv {name}=")), "{name}");
         }
-        write(&bundle);
+        write(&bundle, None);
         assert_eq!(fs::read_to_string(dir.join(FILE_NAME)).unwrap(), record);
+        let built = text(&bundle, Some(Path::new("/opt/c"))).unwrap();
+        assert!(
+            built.contains("\nenv CERTIFI_NATIVE_CACHE_DIR=/opt/c\n"),
+            "{built}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,8 +1,8 @@
 //! The `CERTIFI_NATIVE_*` settings, read from the environment at each call.
 
 use std::env;
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 
 /// Which sources make up the bundle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,21 +114,52 @@ impl Settings {
         }
     }
 
-    /// The text that names this configuration's bundle: everything that changes
+    /// The bytes that name this configuration's bundle: everything that changes
     /// which roots are gathered, and nothing that changes from run to run.
-    pub fn identity(&self) -> String {
-        let mut id = format!("mode={}\n", self.mode.name());
+    /// Paths go in as the OS gives them (not `display()`, which would turn two
+    /// non-UTF-8 names differing only in their invalid bytes into one).
+    pub fn identity(&self) -> Vec<u8> {
+        let mut id = format!("mode={}\n", self.mode.name()).into_bytes();
+        let mut line = |key: &str, path: &Path| {
+            id.extend_from_slice(key.as_bytes());
+            id.push(b'=');
+            id.extend_from_slice(&os_bytes(path.as_os_str()));
+            id.push(b'\n');
+        };
         for extra in &self.extra_files {
-            id.push_str(&format!("extra={}\n", extra.display()));
+            line("extra", extra);
         }
         if let Some(file) = &self.ssl_cert_file {
-            id.push_str(&format!("ssl_cert_file={}\n", absolute(file).display()));
+            line("ssl_cert_file", &absolute(file));
         }
         for dir in self.ssl_cert_dir.iter().flat_map(env::split_paths) {
-            id.push_str(&format!("ssl_cert_dir={}\n", absolute(dir).display()));
+            line("ssl_cert_dir", &absolute(dir));
         }
         id
     }
+}
+
+/// The OS's own bytes for `text`: on Unix, the bytes of the name; on Windows,
+/// its UTF-16 units (which may be unpaired surrogates), little-endian. For a
+/// valid UTF-8 name on Unix this is its UTF-8, so such names hash as before.
+#[cfg(unix)]
+fn os_bytes(text: &OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    text.as_bytes().to_vec()
+}
+
+#[cfg(windows)]
+fn os_bytes(text: &OsStr) -> Vec<u8> {
+    use std::os::windows::ffi::OsStrExt;
+    match text.to_str() {
+        Some(valid) => valid.as_bytes().to_vec(),
+        None => text.encode_wide().flat_map(u16::to_le_bytes).collect(),
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+fn os_bytes(text: &OsStr) -> Vec<u8> {
+    text.to_string_lossy().into_owned().into_bytes()
 }
 
 #[cfg(test)]
@@ -141,5 +172,18 @@ mod tests {
         assert_eq!(Mode::parse(" mozilla "), Some(Mode::Mozilla));
         assert_eq!(Mode::parse(""), Some(Mode::System));
         assert_eq!(Mode::parse("os"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_differing_only_in_invalid_bytes_give_two_identities() {
+        use std::os::unix::ffi::OsStringExt;
+        let with = |name: &[u8]| Settings {
+            ssl_cert_file: Some(OsString::from_vec(name.to_vec())),
+            ..Settings::mozilla_only()
+        };
+        let (one, two) = (with(b"/x/\xff.pem"), with(b"/x/\xfe.pem"));
+        assert_ne!(one.identity(), two.identity());
+        assert!(one.identity().ends_with(b"ssl_cert_file=/x/\xff.pem\n"));
     }
 }

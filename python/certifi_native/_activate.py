@@ -143,7 +143,9 @@ def _set_variable(done: "Dict[str, Any]", inherited: "Optional[str]") -> None:
 
 def _distrusted_folder(path: str) -> "Optional[str]":
     """Why an existing file named like a bundle of ours is not to be trusted
-    (its folder fails the owner checks), or None. Costs one ``lstat``."""
+    (its folder fails the cache-folder checks, core/src/cache.rs), or None.
+    Costs one ``lstat``: the native module is asked only when that lstat
+    already shows a folder that is not plainly ours."""
     name = os.path.basename(path)
     if not (name.startswith("cacert-") and name.endswith(".pem")) or not hasattr(os, "geteuid"):
         return None
@@ -153,9 +155,8 @@ def _distrusted_folder(path: str) -> "Optional[str]":
             return None
     except OSError:
         return None  # no folder: a missing bundle, repaired or not as before
-    from ._explicit import distrusted_folder
-
-    return distrusted_folder(path)
+    problem: "Optional[str]" = _native().bundle_folder_problem(path)
+    return problem
 
 
 def _native() -> "Any":
@@ -215,8 +216,26 @@ def _fingerprint(path: str, regular_only: bool = False) -> str:
         return "missing"
     if regular_only and not stat.S_ISREG(meta.st_mode):
         return "missing"
+    if sys.platform == "win32":  # cache.rs has no inode or ctime there
+        return f"-:{meta.st_size}:{meta.st_mtime_ns}"
     ctime_s, ctime_ns = divmod(meta.st_ctime_ns, 1_000_000_000)
     return f"{meta.st_dev}:{meta.st_ino}:{ctime_s}.{ctime_ns:09}:{meta.st_size}:{meta.st_mtime_ns}"
+
+
+def _registry_fingerprint(key: str) -> str:
+    """As core/src/registry.rs writes it: ``subkeys:values:last_write`` (a
+    FILETIME) of an ``HKLM\\...`` or ``HKCU\\...`` key, or ``missing``."""
+    try:
+        # Not `import winreg`: typeshed declares it for win32 only, and mypy
+        # checks this file on Linux too (where a test supplies a stand-in).
+        winreg = __import__("winreg")
+        hive, _, name = key.partition("\\")
+        root = {"HKLM": winreg.HKEY_LOCAL_MACHINE, "HKCU": winreg.HKEY_CURRENT_USER}[hive]
+        with winreg.OpenKey(root, name) as handle:
+            subkeys, values, last_write = winreg.QueryInfoKey(handle)
+    except (ImportError, KeyError, OSError):
+        return "missing"
+    return f"{subkeys}:{values}:{last_write}"
 
 
 def _recorded_bundle() -> "Optional[str]":
@@ -252,6 +271,10 @@ def _replay(lines: "Sequence[str]") -> "Optional[str]":
             bundle = rest
         elif key == "certifi-native":  # the stamp's first line: first expiry
             if int(time.time()) > int(rest.rsplit(" ", 1)[-1]):  # as cache::is_fresh
+                return None
+        elif key == "reg":  # a registry key behind the Windows stores
+            fingerprint, _, name = rest.partition(" ")
+            if _registry_fingerprint(name) != fingerprint:
                 return None
         elif key == "bundle":
             if bundle is None or _fingerprint(bundle, regular_only=True) != rest:

@@ -13,10 +13,9 @@ keeps requests' own precedence. Loaded by the start-up hook only when requests
 """
 
 import os
-import stat
 import sys
 
-from ._activate import CURL, MARKER, REQUESTS, _native
+from ._activate import CURL, MARKER, REQUESTS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,27 +61,3 @@ def variable_is_ours() -> bool:
     """Whether ``REQUESTS_CA_BUNDLE`` holds the value activation set."""
     value = os.environ.get(REQUESTS)
     return bool(value) and value == os.environ.get(MARKER)
-
-
-def distrusted_folder(path: str) -> "Optional[str]":
-    """Why a file named like a bundle of ours must not be trusted: its folder
-    fails the owner checks ``where()`` makes (a temp cleaner removed it, and
-    another user made it again). None when it passes, or is not ours."""
-    if not hasattr(os, "geteuid"):
-        return None
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        meta = os.lstat(folder)
-    except OSError as error:
-        why: "Optional[str]" = f"cannot inspect {folder}: {error.strerror}"
-    else:
-        me = os.geteuid()
-        if not stat.S_ISDIR(meta.st_mode):
-            why = f"{folder} is not a folder"
-        elif meta.st_uid != me:
-            why = f"{folder} is owned by uid {meta.st_uid}, not by uid {me}"
-        elif meta.st_mode & 0o022:
-            why = f"other users can write to {folder} (mode {stat.S_IMODE(meta.st_mode):o})"
-        else:
-            why = None
-    return why if why is not None and _native().is_bundle_path(path) else None

@@ -29,15 +29,21 @@ mod platform;
 
 #[cfg(not(any(unix, windows)))]
 mod platform {
-    pub fn watched_paths() -> Option<Vec<std::path::PathBuf>> {
+    pub fn watched_paths() -> Option<Vec<super::Watched>> {
         None
     }
 }
+
+pub mod distrust;
+pub use distrust::Distrust;
 
 /// Where a certificate came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
     System,
+    /// Windows: the roots of Mozilla's set that Windows' AuthRoot list trusts
+    /// for servers (Windows has them without having them in its Root store yet).
+    AuthRoot,
     Mozilla,
     Extra(PathBuf),
     /// Appended to a bundle we served, kept in the cache folder (see appended.rs).
@@ -49,6 +55,7 @@ impl Source {
     pub fn name(&self) -> &'static str {
         match self {
             Source::System => "system",
+            Source::AuthRoot => "authroot",
             Source::Mozilla => "mozilla",
             Source::Extra(_) => "extra",
             Source::Appended(_) => "appended",
@@ -93,6 +100,32 @@ impl Gathered {
             source: source.clone(),
             reason,
         });
+    }
+}
+
+/// What `system` mode takes from the OS: its parts, one source each, and the
+/// certificates the OS distrusts (removed from every part and from Mozilla's
+/// set, never from the user's extra files).
+#[derive(Default)]
+pub struct OsStore {
+    pub parts: Vec<(Source, Gathered)>,
+    pub distrust: Distrust,
+    /// What `info()` should say about how the parts were made.
+    pub notes: Vec<String>,
+}
+
+/// The OS store: on Windows the Root store, the AuthRoot list and the
+/// Disallowed store (`windows.rs`); elsewhere, or when `SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` replace the store, `system()` alone.
+pub fn os_store(settings: &Settings) -> OsStore {
+    #[cfg(windows)]
+    if settings.ssl_cert_file.is_none() && settings.ssl_cert_dir.is_none() {
+        return platform::os_store();
+    }
+    OsStore {
+        parts: vec![(Source::System, system_for(settings))],
+        notes: store_note(settings).into_iter().collect(),
+        ..OsStore::default()
     }
 }
 
@@ -258,12 +291,29 @@ pub fn extra(path: &Path) -> Gathered {
     out
 }
 
-/// The files and folders whose change means the OS store may have changed, or
-/// `None` where the platform offers no cheap way to tell (re-read each process).
-/// For a file-based store these are exactly the paths `system` reads.
-pub fn watched_paths(settings: &Settings) -> Option<Vec<PathBuf>> {
+/// Something the stamp watches: a file or folder, or (Windows) a registry key
+/// (`HKLM\...`, `HKCU\...`, see `registry.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Watched {
+    Path(PathBuf),
+    RegistryKey(String),
+}
+
+impl From<PathBuf> for Watched {
+    fn from(path: PathBuf) -> Self {
+        Watched::Path(path)
+    }
+}
+
+/// The files, folders and registry keys whose change means the OS store may
+/// have changed, or `None` where the platform offers no cheap way to tell
+/// (re-read each process). For a file-based store these are exactly the
+/// paths `system` reads.
+pub fn watched_paths(settings: &Settings) -> Option<Vec<Watched>> {
     match store_paths(settings) {
-        Some(paths) => Some(paths.watched()),
-        None => platform::watched_paths(),
+        Some(paths) => Some(paths.watched().into_iter().map(Watched::Path).collect()),
+        // macos.rs lists paths, windows.rs registry keys.
+        #[allow(clippy::useless_conversion)] // the identity on Windows
+        None => platform::watched_paths().map(|w| w.into_iter().map(Watched::from).collect()),
     }
 }
