@@ -65,7 +65,16 @@ def info() -> "Dict[str, Any]":
     from . import _activate
 
     report["activation"] = _activate.status()
+    if os.environ.get(_activate.CAPATH, "").strip().lower() in _activate.ON:
+        report["notes"].append(_CAPATH_DEPRECATED)
     return report
+
+
+_CAPATH_DEPRECATED = (
+    "CERTIFI_NATIVE_CAPATH=1 is deprecated and goes in the next release: it puts a folder in "
+    "REQUESTS_CA_BUNDLE, which tools that expect a file (botocore) cannot load. Without it, "
+    "contexts that load the bundle file get the hashed folder anyway (docs/capath.md)."
+)
 
 
 def capath() -> str:
