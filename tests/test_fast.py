@@ -361,3 +361,14 @@ def test_a_normal_start_imports_neither_ssl_nor_the_package(clients: Path, env: 
     imported = {line.rsplit("|", 1)[-1].strip() for line in shown.splitlines() if line.startswith("import time:")}
     assert "certifi_native_hook" in imported
     assert not imported & {"ssl", "_ssl", "certifi_native", "certifi_native._native", "certifi_native._activate"}, imported
+
+
+def test_capath_1_still_works_and_info_says_it_is_deprecated(env: dict[str, str]) -> None:
+    fast = {**env, "CERTIFI_NATIVE_CAPATH": "1"}
+    code = "import json, os, certifi_native as c; print(json.dumps([os.environ['REQUESTS_CA_BUNDLE'], c.capath(), c.info()['notes']]))"
+    variable, folder, notes = json.loads(run([sys.executable, "-c", code], fast).stdout)
+    assert variable == folder and Path(folder).is_dir()
+    assert any(note.startswith("CERTIFI_NATIVE_CAPATH=1 is deprecated") for note in notes), notes
+    assert "note:    CERTIFI_NATIVE_CAPATH=1 is deprecated" in run([sys.executable, "-m", "certifi_native", "info"], fast).stdout
+    _, _, plain = json.loads(run([sys.executable, "-c", code.replace("os.environ['REQUESTS_CA_BUNDLE']", "''")], env).stdout)
+    assert not any("deprecated" in note for note in plain)

@@ -82,7 +82,9 @@ def capath() -> str:
     ``openssl rehash``) holding exactly the roots of ``where()``, one PEM file
     each, named by subject hash. OpenSSL reads from it only the roots a chain
     needs, so a context made from it costs far less than one made from the
-    bundle: ``requests.get(url, verify=capath())``.
+    bundle: ``requests.get(url, verify=capath())``. Where activation ran, a
+    context told to load ``where()``'s file gets this folder anyway (the
+    redirect, docs/capath.md); this is for processes without it.
 
     Never raises: where no folder can be built, this is ``where()``'s file."""
     try:
@@ -94,7 +96,8 @@ def capath() -> str:
 def ssl_context() -> "ssl.SSLContext":
     """A new client ``ssl.SSLContext`` (``ssl.create_default_context``) that
     trusts the roots of ``where()``, loaded lazily from ``capath()``: cheap to
-    make, for httpx, aiohttp, urllib and websockets."""
+    make, for httpx, aiohttp, urllib and websockets (where activation ran,
+    ``ssl.create_default_context(cafile=where())`` is as cheap: docs/capath.md)."""
     import ssl  # here, so that importing certifi_native stays cheap
 
     path = capath()
