@@ -209,8 +209,21 @@ def _replay(lines: "Sequence[str]") -> "Optional[str]":
             return None
     if not (stamped and checked) or any(name not in recorded for name in _ALWAYS_RECORDED):
         return None
-    settings = (n for n in os.environ if n.startswith("CERTIFI_NATIVE_") and n != AUTO)
-    return None if any(n not in recorded for n in settings) else bundle
+    return None if _unrecorded_setting(recorded) else bundle
+
+
+def _unrecorded_setting(recorded: "set[str]") -> bool:
+    """Whether a ``CERTIFI_NATIVE_*`` setting (``AUTO`` aside) is set that the
+    record does not list. Iterating ``os.environ`` decodes every variable (a
+    few thousand instructions each, at every start): the raw names (bytes on
+    POSIX) are searched in C first, and decoded only if one may be ours."""
+    raw = getattr(os.environ, "_data", None)
+    try:
+        if raw is not None and b"CERTIFI_NATIVE_" not in b"\0".join(raw):
+            return False
+    except TypeError:  # str names (Windows): the plain scan
+        pass
+    return any(n.startswith("CERTIFI_NATIVE_") and n != AUTO and n not in recorded for n in os.environ)
 
 
 # --- post-import hooks --------------------------------------------------------
