@@ -272,31 +272,46 @@ def pyenv_python(version: str) -> Optional[str]:
     return str(found[-1]) if found else None
 
 
+# The floor for any hook of this shape: a .pth line that imports one module
+# doing nothing (what every start pays before the hook's own work).
+FLOOR_PTH = "import certifi_native_floor; certifi_native_floor.activate()\n"
+FLOOR_MODULE = "def activate():\n    pass\n"
+
+
 def set_up_instructions(venvs: Path, wheel: str, quick: bool) -> Dict[str, Dict[str, str]]:
-    """Per Python: a bare venv and one with the wheel alone (made from that Python,
-    installed with the dev venv's pip), or why there is none."""
+    """Per Python: a bare venv, the floor's and one with the wheel alone, all
+    without pip like the bench's other venvs; the wheel is installed by that
+    Python's own pip (from a helper venv: the dev venv's pip may not run on the
+    oldest Python), so the bytecode is that Python's; or why there is none."""
     versions = [f"{sys.version_info[0]}.{sys.version_info[1]}"] if quick else list(INSTRUCTION_PYTHONS)
     out: Dict[str, Dict[str, str]] = {}
     for version in versions:
-        python = sys.executable if quick else pyenv_python(version)
+        python = base_python() if quick else pyenv_python(version)
         if python is None:
             out[version] = {"na": f"no Python {version} under $(pyenv root)/versions"}
             continue
-        base = subprocess.run([python, "-c", "import sys; print(getattr(sys, '_base_executable', sys.executable))"],
-                              capture_output=True, text=True).stdout.strip() or python
-        pair = {}
-        for kind in ("bare", "cn"):
+        out[version] = made = {}
+        installer = venvs / f"instructions-{version}-pip" / "bin" / "python"
+        for kind in ("pip", "bare", "floor", "cn"):
             folder = venvs / f"instructions-{version}-{kind}"
             shutil.rmtree(folder, ignore_errors=True)
-            made = subprocess.run([base, "-m", "venv", "--without-pip", str(folder)], capture_output=True, text=True)
-            error = f"venv failed: {made.stderr.strip()[-200:]}" if made.returncode else None
-            if not error and kind == "cn":
-                error = pip("--python", str(folder / "bin" / "python"), "install", "-q", "--no-deps", wheel)
-            if error:
-                pair = {"na": error}
+            steps = [[python, "-m", "venv", *([] if kind == "pip" else ["--without-pip"]), str(folder)]]
+            site = folder / "lib" / f"python{version}" / "site-packages"
+            if kind == "cn":
+                steps.append([str(installer), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), wheel])
+            for step in steps:
+                done = subprocess.run(step, capture_output=True, text=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+                if done.returncode:
+                    out[version] = {"na": f"{' '.join(step[1:3])} failed: {(done.stderr or done.stdout).strip()[-200:]}"}
+                    break
+            if "na" in out[version]:
                 break
-            pair[kind] = str(folder / "bin" / "python")
-        out[version] = pair
+            if kind == "floor":
+                (site / "certifi_native_floor.pth").write_text(FLOOR_PTH)
+                (site / "certifi_native_floor.py").write_text(FLOOR_MODULE)
+                subprocess.run([str(folder / "bin" / "python"), "-m", "compileall", "-q", str(site / "certifi_native_floor.py")])
+            if kind != "pip":
+                made[kind] = str(folder / "bin" / "python")
     return out
 
 
@@ -473,11 +488,12 @@ class Bench:
             say(f"start-up instructions (callgrind), Python {version}")
             env = conftest.clean_env(self.work / "homes" / f"instructions-{version}", PYTHONHASHSEED="0")
             counts: Dict[str, Any] = {}
-            for kind in ("bare", "cn"):
+            for kind in ("bare", "floor", "cn"):
                 subprocess.run([pair[kind], "-c", "pass"], env=env, capture_output=True)  # the record, warm caches
                 counts[kind] = callgrind_instructions([pair[kind], "-c", "pass"], env)
-            if counts["bare"] and counts["cn"]:
+            if counts["bare"] and counts["floor"] and counts["cn"]:
                 counts["ratio"] = counts["cn"] / counts["bare"]
+                counts["floor_ratio"] = counts["floor"] / counts["bare"]
                 self.startup_instructions[version] = counts
             else:
                 self.startup_instructions[version] = {"error": "callgrind gave no count"}
@@ -669,14 +685,17 @@ def goal_lines(figures: Dict[str, Any]) -> List[str]:
 def instruction_lines(measured: Dict[str, Dict[str, Any]]) -> List[str]:
     """The start-up instruction table: `python -c pass`, bare venv against the wheel's."""
     lines = [
-        "| Python | bare venv | certifi-native installed (record hit) | ratio |",
-        "| --- | --- | --- | --- |",
+        "| Python | bare venv | floor: a `.pth` importing one empty module | certifi-native installed (record hit) | ratio (floor's) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for version, cell in measured.items():
         if "ratio" in cell:
-            lines.append(f"| {version} | {cell['bare']:,} | {cell['cn']:,} | {cell['ratio']:.4f}x |")
+            lines.append(
+                f"| {version} | {cell['bare']:,} | {cell['floor']:,} | {cell['cn']:,} "
+                f"| {cell['ratio']:.4f}x ({cell['floor_ratio']:.4f}x) |"
+            )
         else:
-            lines.append(f"| {version} | n/a | n/a | {cell.get('na') or cell.get('error')} |")
+            lines.append(f"| {version} | n/a | n/a | n/a | {cell.get('na') or cell.get('error')} |")
     ratios = [c["ratio"] for c in measured.values() if "ratio" in c]
     if ratios:
         worst = max(ratios)
