@@ -105,6 +105,8 @@ def info() -> "Dict[str, Any]":
         report = _native.info(_PACKAGED)
     except ImportError as error:  # a broken install: exactly when someone asks
         report = _info_without_native(error)
+    import os
+
     from . import _activate
 
     report["activation"] = _activate.status()
@@ -113,7 +115,16 @@ def info() -> "Dict[str, Any]":
         report["notes"].append(
             f'{_activate.AUTO}="{auto}" is not one of 1, env, certifi, 0; activation acts as with 1'
         )
+    if os.environ.get(_activate.CAPATH, "").strip().lower() in _activate.ON:
+        report["notes"].append(_CAPATH_DEPRECATED)
     return report
+
+
+_CAPATH_DEPRECATED = (
+    "CERTIFI_NATIVE_CAPATH=1 is deprecated and goes in the next release: it puts a folder in "
+    "REQUESTS_CA_BUNDLE, which tools that expect a file (botocore) cannot load. Without it, "
+    "contexts that load the bundle file get the hashed folder anyway (docs/capath.md)."
+)
 
 
 def _info_without_native(error: ImportError) -> "Dict[str, Any]":
@@ -157,7 +168,9 @@ def capath() -> str:
     ``openssl rehash``) holding exactly the roots of ``where()``, one PEM file
     each, named by subject hash. OpenSSL reads from it only the roots a chain
     needs, so a context made from it costs far less than one made from the
-    bundle: ``requests.get(url, verify=capath())``.
+    bundle: ``requests.get(url, verify=capath())``. Where activation ran, a
+    context told to load ``where()``'s file gets this folder anyway (the
+    redirect, docs/capath.md); this is for processes without it.
 
     Never raises: where no folder can be built, this is ``where()``'s file."""
     try:
@@ -169,7 +182,8 @@ def capath() -> str:
 def ssl_context() -> "ssl.SSLContext":
     """A new client ``ssl.SSLContext`` (``ssl.create_default_context``) that
     trusts the roots of ``where()``, loaded lazily from ``capath()``: cheap to
-    make, for httpx, aiohttp, urllib and websockets."""
+    make, for httpx, aiohttp, urllib and websockets (where activation ran,
+    ``ssl.create_default_context(cafile=where())`` is as cheap: docs/capath.md)."""
     import ssl  # here, so that importing certifi_native stays cheap
 
     import os
