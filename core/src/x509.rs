@@ -456,7 +456,7 @@ fn name_value(value: Element<'_>) -> Result<(), String> {
 /// string that does not decode to Unicode.
 pub fn string_text(tag: u8, bytes: &[u8]) -> Option<Option<String>> {
     let chars = |width: usize| -> Option<String> {
-        if bytes.len() % width != 0 {
+        if !bytes.len().is_multiple_of(width) {
             return None;
         }
         bytes
