@@ -13,11 +13,13 @@ Unless ``CERTIFI_NATIVE_AUTO=0``:
 - unless ``CERTIFI_NATIVE_AUTO=env``, point certifi's ``where()`` and
   ``contents()`` at ours when certifi is imported, now or later.
 
-Start-up must never raise, never print and cost little: only ``os``, ``sys``
-and ``stat`` (which ``site`` has loaded), and the native module only when the
-start-up record (see core/src/record.rs) cannot answer.
+Start-up must never raise, never print and cost little: only ``os``, ``sys``,
+``stat`` and ``_thread`` (which ``site`` and importlib have loaded), and the
+native module only when the start-up record (see core/src/record.rs) cannot
+answer.
 """
 
+import _thread
 import os
 import stat
 import sys
@@ -48,12 +50,16 @@ REQUESTS_SESSIONS = ("requests.sessions", "pip._vendor.requests.sessions")
 
 # What activation did in this interpreter (see status()); None until it ran.
 _done: "Optional[Dict[str, Any]]" = None
+# Taken, never released, by the one activate() call that runs.
+_CLAIM = _thread.allocate_lock()
 
 
 def activate() -> None:
     """The start-up hook. Never raises; what happened is in ``status()``."""
     global _done
-    if _done is not None:  # both hook files, or a second call: once is enough
+    # Both hook files, a second call, or another thread at once (no GIL on
+    # free-threaded builds): the first to take the claim runs, once.
+    if _done is not None or not _CLAIM.acquire(False):
         return
     auto = os.environ.get(AUTO, "")
     _done = {"ran": True, "auto": auto, "bundle_from": None, "error": None}
