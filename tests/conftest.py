@@ -336,8 +336,12 @@ def fill_wheelhouse(folder: Path) -> str | None:
     marker, wanted = folder / "packages.json", sorted(WHEELHOUSE_PACKAGES)
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         return None
-    folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "pip", "download", "-q", "-d", str(folder), *wanted]
+    # Filled afresh beside it, then swapped in: one version of each package
+    # (tests glob for a file), and an interrupted fill is never taken as filled.
+    fresh = folder.with_name(folder.name + ".new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    argv = [sys.executable, "-m", "pip", "download", "-q", "-d", str(fresh), *wanted]
     try:
         proc = subprocess.run(argv, env=dict(os.environ), capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired:
@@ -345,7 +349,9 @@ def fill_wheelhouse(folder: Path) -> str | None:
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         return f"pip download failed: {lines[-1] if lines else proc.returncode}"
-    marker.write_text(json.dumps(wanted))
+    (fresh / marker.name).write_text(json.dumps(wanted))
+    shutil.rmtree(folder, ignore_errors=True)
+    fresh.rename(folder)
     return None
 
 
