@@ -54,16 +54,20 @@ VARIANTS = [
     Variant("truststore", "truststore (inject_into_ssl)", "truststore"),
     Variant("pip-system-certs", "pip-system-certs", "pip-system-certs"),
     Variant("certifi-linux", "certifi-linux", "certifi-linux"),
+    # The floor: a file holding only the one root the server's chain needs (certifi's venv, no hook).
+    Variant("floor", "one-root file (floor)", "certifi"),
 ]
 BY_KEY = {v.key: v for v in VARIANTS}
 
 # What each venv holds besides the two clients; "{wheel}" is the certifi-native wheel.
 CLIENTS = ["requests", "httpx"]
+# The "installed, no code change" rows' other clients: only where those rows are measured.
+MORE_CLIENTS = ["urllib3", "aiohttp", "botocore"]
 VENVS: Dict[str, List[str]] = {
     "bare": [],
-    "certifi": CLIENTS,
-    "certifi-native": ["{wheel}", *CLIENTS],
-    "truststore": ["truststore", *CLIENTS],
+    "certifi": [*CLIENTS, *MORE_CLIENTS],
+    "certifi-native": ["{wheel}", *CLIENTS, *MORE_CLIENTS],
+    "truststore": ["truststore", *CLIENTS, *MORE_CLIENTS],
     "pip-system-certs": ["pip-system-certs", *CLIENTS],
     "certifi-linux": ["certifi-linux", *CLIENTS],
 }
@@ -88,7 +92,16 @@ FIGURES = [
     Figure("requests_session", "`requests.Session.get`, reused connection", "certifi", "worker"),
     Figure("httpx_new", "`httpx.get`, new connection per call", "certifi", "worker"),
     Figure("httpx_client", "`httpx.Client.get`, reused connection", "certifi", "worker"),
+    # Installed, no code change: each client's defaults (certifi.where(), REQUESTS_CA_BUNDLE),
+    # so certifi-native's row is activation plus the redirect (docs/capath.md).
+    Figure("installed_requests", "installed, no code change: `requests.get`, new connection", "certifi", "worker"),
+    Figure("installed_httpx_create", "installed, no code change: `httpx.Client()` creation", "certifi", "worker"),
+    Figure("installed_httpx", "installed, no code change: `httpx.Client()` + get", "certifi", "worker"),
+    Figure("installed_urllib3", "installed, no code change: `urllib3.PoolManager(ca_certs=certifi.where())` + get", "certifi", "worker"),
+    Figure("installed_aiohttp", "installed, no code change: aiohttp session + get, context from `certifi.where()`", "certifi", "worker"),
+    Figure("installed_botocore", "installed, no code change: botocore `URLLib3Session` + send", "certifi", "worker"),
 ]
+INSTALLED = [f.key for f in FIGURES if f.key.startswith("installed_")]
 FIGURE_BY_KEY = {f.key: f for f in FIGURES}
 
 # The code timed inside a fresh process: (set-up, timed) per variant. `preloaded`
@@ -126,13 +139,20 @@ CALLS = {
     "requests_session": "reused_calls",
     "httpx_new": "calls",
     "httpx_client": "reused_calls",
+    **{figure: "calls" for figure in INSTALLED},
 }
+# Who gets the "installed" rows (and nothing else for the floor).
+INSTALLED_VARIANTS = ("certifi", "cn-file", "truststore", "floor")
 
 
 def not_applicable(figure: str, variant: str, features: Dict[str, Any], os_store: str) -> Optional[str]:
     """Why a cell has no number by design (None: it is measured)."""
     if variant == "bare":
         return None if figure.startswith("startup") else "the bare venv is the start-up baseline only"
+    if figure in INSTALLED and variant not in INSTALLED_VARIANTS:
+        return "measured for certifi, certifi-native (installed), truststore and the floor only"
+    if variant == "floor" and figure not in INSTALLED:
+        return "the floor is measured in the installed rows only"
     if figure.startswith("startup"):
         if variant == "cn-capath":
             return "same start-up as the file row"
@@ -148,7 +168,7 @@ def not_applicable(figure: str, variant: str, features: Dict[str, Any], os_store
         needs = "ssl_context" if figure in ("context", "httpx_new", "httpx_client") else "capath"
         if not features.get(needs):
             return f"{needs}() not in this build"
-    if os_store and variant not in ("certifi", "bare") and FIGURE_BY_KEY[figure].how == "worker":
+    if os_store and variant not in ("certifi", "bare", "floor") and FIGURE_BY_KEY[figure].how == "worker":
         return os_store
     return None
 
@@ -214,6 +234,8 @@ def set_up(args: argparse.Namespace, work: Path) -> Dict[str, Any]:
             install_errors[name] = f"{download_error or ''} {error}".strip()
             say(f"venv {name}: {install_errors[name]}")
 
+    instructions = set_up_instructions(venvs, str(wheel), args.quick)
+
     ca = trustme.CA(organization_name="certifi-native bench CA")
     ca.cert_pem.write_to_path(str(work / "ca.pem"))
     ca.private_key_pem.write_to_path(str(work / "ca.key"))
@@ -231,7 +253,76 @@ def set_up(args: argparse.Namespace, work: Path) -> Dict[str, Any]:
         "quick": args.quick,
         "out": str(args.out),
         "wheel": str(wheel),
+        "instructions": instructions,
     }
+
+
+# --- start-up instructions (callgrind): stable on a shared machine -------------
+
+# The Pythons the start-up instruction ratio is measured on (a full run; --quick: this one).
+INSTRUCTION_PYTHONS = ("3.9", "3.11", "3.13")
+
+
+def pyenv_python(version: str) -> Optional[str]:
+    """``version``'s interpreter under $(pyenv root)/versions, if installed."""
+    root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    if shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip() or root
+    found = sorted(Path(root, "versions").glob(f"{version}.*/bin/python{version}"))
+    return str(found[-1]) if found else None
+
+
+# The floor for any hook of this shape: a .pth line that imports one module
+# doing nothing (what every start pays before the hook's own work).
+FLOOR_PTH = "import certifi_native_floor; certifi_native_floor.activate()\n"
+FLOOR_MODULE = "def activate():\n    pass\n"
+
+
+def set_up_instructions(venvs: Path, wheel: str, quick: bool) -> Dict[str, Dict[str, str]]:
+    """Per Python: a bare venv, the floor's and one with the wheel alone, all
+    without pip like the bench's other venvs; the wheel is installed by that
+    Python's own pip (from a helper venv: the dev venv's pip may not run on the
+    oldest Python), so the bytecode is that Python's; or why there is none."""
+    versions = [f"{sys.version_info[0]}.{sys.version_info[1]}"] if quick else list(INSTRUCTION_PYTHONS)
+    out: Dict[str, Dict[str, str]] = {}
+    for version in versions:
+        python = base_python() if quick else pyenv_python(version)
+        if python is None:
+            out[version] = {"na": f"no Python {version} under $(pyenv root)/versions"}
+            continue
+        out[version] = made = {}
+        installer = venvs / f"instructions-{version}-pip" / "bin" / "python"
+        for kind in ("pip", "bare", "floor", "cn"):
+            folder = venvs / f"instructions-{version}-{kind}"
+            shutil.rmtree(folder, ignore_errors=True)
+            steps = [[python, "-m", "venv", *([] if kind == "pip" else ["--without-pip"]), str(folder)]]
+            site = folder / "lib" / f"python{version}" / "site-packages"
+            if kind == "cn":
+                steps.append([str(installer), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), wheel])
+            for step in steps:
+                done = subprocess.run(step, capture_output=True, text=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+                if done.returncode:
+                    out[version] = {"na": f"{' '.join(step[1:3])} failed: {(done.stderr or done.stdout).strip()[-200:]}"}
+                    break
+            if "na" in out[version]:
+                break
+            if kind == "floor":
+                (site / "certifi_native_floor.pth").write_text(FLOOR_PTH)
+                (site / "certifi_native_floor.py").write_text(FLOOR_MODULE)
+                subprocess.run([str(folder / "bin" / "python"), "-m", "compileall", "-q", str(site / "certifi_native_floor.py")])
+            if kind != "pip":
+                made[kind] = str(folder / "bin" / "python")
+    return out
+
+
+def callgrind_instructions(argv: List[str], env: Dict[str, str]) -> Optional[int]:
+    """Instructions ``argv`` executes (valgrind --tool=callgrind), None if it cannot say."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    found = [line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if "Collected :" in line]
+    return int(found[-1]) if done.returncode == 0 and found else None
 
 
 # --- measuring (inside the private mount namespace) ---------------------------
@@ -269,6 +360,7 @@ class Bench:
         self.cells: Dict[str, Dict[str, Dict[str, Any]]] = {f.key: {} for f in FIGURES}
         self.probes: Dict[str, Dict[str, Any]] = {}
         self.notes: List[str] = []
+        self.startup_instructions: Dict[str, Dict[str, Any]] = {}
 
     def python(self, variant: str) -> str:
         return str(Path(self.state["venvs"]) / BY_KEY[variant].venv / "bin" / "python")
@@ -373,7 +465,7 @@ class Bench:
         say(f"clients: {self.rounds['worker']} rounds x {len(variants)} variants against {self.url}")
         for variant in rotations(variants, self.rounds["worker"]):
             counts = {figure: self.rounds[CALLS[figure]] for figure, vs in plan.items() if variant in vs}
-            spec = {"variant": variant, "url": self.url, "counts": counts}
+            spec = {"variant": variant, "url": self.url, "counts": counts, "one_root": str(self.work / "ca.pem")}
             argv = [self.python(variant), str(WORKER), "measure", json.dumps(spec)]
             done = conftest.run(argv, self.env(variant), check=False)
             try:
@@ -382,6 +474,29 @@ class Bench:
                 measured = {f: {"error": f"worker failed: {done.stderr.strip()[-300:]}"} for f in counts}
             for figure, samples in measured.items():
                 self.add(figure, variant, samples)
+
+    def instructions(self) -> None:
+        """Start-up instructions per Python: `python -c pass`, bare venv against the
+        wheel's (record hit: one warm-up start first), hash seed fixed."""
+        for version, pair in self.state["instructions"].items():
+            if "na" in pair:
+                self.startup_instructions[version] = dict(pair)
+                continue
+            if shutil.which("valgrind") is None:
+                self.startup_instructions[version] = {"na": "valgrind is not installed"}
+                continue
+            say(f"start-up instructions (callgrind), Python {version}")
+            env = conftest.clean_env(self.work / "homes" / f"instructions-{version}", PYTHONHASHSEED="0")
+            counts: Dict[str, Any] = {}
+            for kind in ("bare", "floor", "cn"):
+                subprocess.run([pair[kind], "-c", "pass"], env=env, capture_output=True)  # the record, warm caches
+                counts[kind] = callgrind_instructions([pair[kind], "-c", "pass"], env)
+            if counts["bare"] and counts["floor"] and counts["cn"]:
+                counts["ratio"] = counts["cn"] / counts["bare"]
+                counts["floor_ratio"] = counts["floor"] / counts["bare"]
+                self.startup_instructions[version] = counts
+            else:
+                self.startup_instructions[version] = {"error": "callgrind gave no count"}
 
     def summarize(self) -> None:
         for cells in self.cells.values():
@@ -408,6 +523,7 @@ def measure(state_path: Path) -> int:
         bench.whole_processes()
         bench.in_process()
         bench.clients()
+        bench.instructions()
     bench.summarize()
     results = {
         "machine": machine(bench.probes.get("certifi", {}), load_before),
@@ -418,6 +534,7 @@ def measure(state_path: Path) -> int:
         "probes": bench.probes,
         "notes": bench.notes,
         "figures": bench.cells,
+        "instructions": bench.startup_instructions,
     }
     out = Path(state["out"])
     out.mkdir(parents=True, exist_ok=True)
@@ -434,6 +551,7 @@ def measure(state_path: Path) -> int:
         for variant, cell in cells.items()
         if "median" not in cell and "na" not in cell
     ]
+    unexplained += [f"start-up instructions / {v}: {c['error']}" for v, c in bench.startup_instructions.items() if "error" in c]
     for line in unexplained:
         say(f"NO NUMBER: {line}")
     return 1 if unexplained else 0
@@ -476,7 +594,12 @@ GOALS = [
     ("context", "cn-capath", "ms<=", 1.0, "issue 4: `ssl_context()` creation <= 1 ms"),
     ("requests_new", "cn-capath", "ratio<=", 0.25, "issue 4: `requests.get` via `capath()` >= 4x faster than certifi"),
     ("requests_new", "cn-file", "ratio<=", 1.05, "issue 4: `requests.get` via the file <= 1.05x certifi"),
+    ("installed_requests", "cn-file", "floor<=", 1.1, "issue 13: fresh `requests.get`, installed, <= 1.1x the one-root floor"),
+    ("installed_requests", "cn-file", "ratio<=", 0.25, "issue 13: fresh `requests.get`, installed, >= 4x faster than certifi"),
+    ("installed_httpx_create", "cn-file", "ms<=", 1.0, "issue 13: `httpx.Client()` creation, installed, <= 1 ms"),
 ]
+# Start-up instructions (callgrind), per Python: issue 13's limit and goal.
+INSTRUCTION_LIMIT, INSTRUCTION_GOAL = 1.02, 1.01
 
 
 def ratio(cells: Dict[str, Dict[str, Any]], figure: Figure, variant: str, key: str = "median") -> Optional[float]:
@@ -537,7 +660,14 @@ def goal_lines(figures: Dict[str, Any]) -> List[str]:
             lines.append(f"- {text}: not measured ({cell.get('na') or cell.get('error', 'no number')})")
             continue
         figure = FIGURE_BY_KEY[figure_key]
-        if kind.startswith("ratio"):
+        if kind.startswith("floor"):
+            floor = figures[figure_key].get("floor", {})
+            if "median" not in floor:
+                lines.append(f"- {text}: no floor to compare with")
+                continue
+            wall = cell["median"] / floor["median"]
+            shown = f"{wall:.2f}x wall ({cell['cpu_median'] / floor['cpu_median']:.2f}x CPU)"
+        elif kind.startswith("ratio"):
             wall = ratio(figures[figure_key], figure, variant)
             cpu = ratio(figures[figure_key], figure, variant, "cpu_median")
             if wall is None or cpu is None:
@@ -549,6 +679,30 @@ def goal_lines(figures: Dict[str, Any]) -> List[str]:
             shown = f"{wall:.3g} ms wall ({cpu:.3g} ms CPU)"
         met = wall <= limit if kind.endswith("<=") else wall < limit
         lines.append(f"- {text}: {shown}, {'met' if met else '**missed**'}")
+    return lines
+
+
+def instruction_lines(measured: Dict[str, Dict[str, Any]]) -> List[str]:
+    """The start-up instruction table: `python -c pass`, bare venv against the wheel's."""
+    lines = [
+        "| Python | bare venv | floor: a `.pth` importing one empty module | certifi-native installed (record hit) | ratio (floor's) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for version, cell in measured.items():
+        if "ratio" in cell:
+            lines.append(
+                f"| {version} | {cell['bare']:,} | {cell['floor']:,} | {cell['cn']:,} "
+                f"| {cell['ratio']:.4f}x ({cell['floor_ratio']:.4f}x) |"
+            )
+        else:
+            lines.append(f"| {version} | n/a | n/a | n/a | {cell.get('na') or cell.get('error')} |")
+    ratios = [c["ratio"] for c in measured.values() if "ratio" in c]
+    if ratios:
+        worst = max(ratios)
+        verdict = "met" if worst <= INSTRUCTION_LIMIT else "**missed**"
+        goal = "met" if worst <= INSTRUCTION_GOAL else "not met"
+        lines += ["", f"- issue 13: start-up instructions <= {INSTRUCTION_LIMIT}x a bare venv: worst {worst:.4f}x, {verdict} "
+                  f"(goal {INSTRUCTION_GOAL}x: {goal})"]
     return lines
 
 
@@ -583,6 +737,11 @@ def render(results: Dict[str, Any]) -> str:
         "",
         "Goals (judged on wall time):",
         *goal_lines(figures),
+        "",
+        "Start-up instructions (`valgrind --tool=callgrind`, `python -c pass`, hash seed 0, one warm-up start; "
+        "instruction counts do not depend on the machine's load):",
+        "",
+        *instruction_lines(results.get("instructions", {})),
         "",
         f"This build ({results['wheel']}): capath() {'yes' if features.get('capath') else 'no'}, "
         f"ssl_context() {'yes' if features.get('ssl_context') else 'no'}, "

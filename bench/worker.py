@@ -29,6 +29,8 @@ DISTRIBUTIONS = (
     "urllib3",
     "httpx",
     "httpcore",
+    "aiohttp",
+    "botocore",
 )
 
 
@@ -48,6 +50,10 @@ def native_function(name: str) -> Callable[[], Any]:
 class Recipe:
     """certifi's way: requests and httpx default to ``certifi.where()``
     (run.py appended the test CA to this venv's copy of certifi's bundle)."""
+
+    # The "installed" rows: None runs each client's defaults; the floor names
+    # a file holding only the test CA.
+    one_root: Optional[str] = None
 
     def setup(self) -> None:
         pass
@@ -113,6 +119,13 @@ class SystemContext(Recipe):
         return ssl.create_default_context()
 
 
+class Floor(Recipe):
+    """The floor: every client given a file holding only the one root the chain needs."""
+
+    def __init__(self, one_root: str) -> None:
+        self.one_root = one_root
+
+
 RECIPES: Dict[str, Callable[[], Recipe]] = {
     "certifi": Recipe,
     "cn-file": NativeFile,
@@ -172,7 +185,97 @@ def context(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
     return timed(recipe.context, count)
 
 
+def cafile(recipe: Recipe) -> str:
+    """The file the installed rows' explicit-file clients load: certifi's (ours when activated), or the floor's."""
+    if recipe.one_root:
+        return recipe.one_root
+    import certifi
+
+    return certifi.where()
+
+
+def installed_requests(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
+    import requests
+
+    verify: Dict[str, Any] = {"verify": recipe.one_root} if recipe.one_root else {}
+    return timed(lambda: ok(requests.get(url, timeout=30, **verify)), count)
+
+
+def httpx_verify_default(recipe: Recipe) -> Any:
+    # httpx.Client() loads certifi.where() into a new context: the floor does the same with its file.
+    return ssl.create_default_context(cafile=recipe.one_root) if recipe.one_root else True
+
+
+def installed_httpx_create(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
+    import httpx
+
+    return timed(lambda: httpx.Client(verify=httpx_verify_default(recipe)).close(), count)
+
+
+def installed_httpx(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
+    import httpx
+
+    def call() -> None:
+        with httpx.Client(verify=httpx_verify_default(recipe), timeout=30) as client:
+            ok(client.get(url))
+
+    return timed(call, count)
+
+
+def installed_urllib3(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
+    import urllib3
+
+    def call() -> None:
+        response = urllib3.PoolManager(ca_certs=cafile(recipe)).request("GET", url, timeout=30)
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+
+    return timed(call, count)
+
+
+def installed_aiohttp(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
+    import asyncio
+
+    import aiohttp
+
+    async def one() -> None:
+        context = ssl.create_default_context(cafile=cafile(recipe))
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, ssl=context) as response:
+                if response.status != 200:
+                    raise RuntimeError(f"HTTP {response.status}")
+
+    loop = asyncio.new_event_loop()
+    try:
+        return timed(lambda: loop.run_until_complete(one()), count)
+    finally:
+        loop.close()
+
+
+def installed_botocore(recipe: Recipe, url: str, count: int) -> List[Tuple[float, float]]:
+    from botocore.awsrequest import AWSRequest
+    from botocore.httpsession import URLLib3Session
+
+    # What botocore's clients pass: REQUESTS_CA_BUNDLE if set (by activation), else True (certifi).
+    verify: Any = recipe.one_root or os.environ.get("REQUESTS_CA_BUNDLE", True)
+
+    def call() -> None:
+        session = URLLib3Session(verify=verify)
+        try:
+            ok(session.send(AWSRequest(method="GET", url=url).prepare()))
+        finally:
+            session.close()
+
+    return timed(call, count)
+
+
 FIGURES: Dict[str, Callable[[Recipe, str, int], List[Tuple[float, float]]]] = {
+    "installed_requests": installed_requests,
+    "installed_httpx_create": installed_httpx_create,
+    "installed_httpx": installed_httpx,
+    "installed_urllib3": installed_urllib3,
+    "installed_aiohttp": installed_aiohttp,
+    "installed_botocore": installed_botocore,
     "context": context,
     "requests_new": requests_new,
     "requests_session": requests_session,
@@ -182,7 +285,7 @@ FIGURES: Dict[str, Callable[[Recipe, str, int], List[Tuple[float, float]]]] = {
 
 
 def measure(spec: Dict[str, Any]) -> Dict[str, Any]:
-    recipe = RECIPES[spec["variant"]]()
+    recipe = Floor(spec["one_root"]) if spec["variant"] == "floor" else RECIPES[spec["variant"]]()
     recipe.setup()
     out: Dict[str, Any] = {}
     for figure, count in spec["counts"].items():
@@ -218,7 +321,9 @@ def probe(variant: str) -> Dict[str, Any]:
         "openssl": ssl.OPENSSL_VERSION,
         "versions": versions,
     }
-    if variant in ("cn-file", "cn-capath"):
+    if variant == "floor":
+        out["roots"] = 1
+    elif variant in ("cn-file", "cn-capath"):
         import certifi_native
 
         files = metadata.distribution("certifi-native").files or []

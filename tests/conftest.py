@@ -284,11 +284,17 @@ def der_of(pem: bytes) -> bytes:
     return ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))
 
 
+def colon_sha256(der: bytes) -> str:
+    """A certificate's SHA-256 as ``info()`` writes it (AA:BB:...)."""
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
 def openssl_roots(path: str | os.PathLike[str]) -> int:
-    """How many CA certificates OpenSSL (Python's ssl) loads from ``path``; raises if it cannot."""
+    """How many certificates OpenSSL (Python's ssl) loads from ``path`` (CAs and
+    self-signed server certificates); raises if it cannot."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(cafile=os.fspath(path))
-    return int(context.cert_store_stats()["x509_ca"])
+    return int(context.cert_store_stats()["x509"])
 
 
 def probe(env: dict[str, str], store: Path | None = None, code: str = PROBE) -> dict[str, Any]:

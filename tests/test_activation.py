@@ -53,20 +53,21 @@ def own_certifi_file(python: Path, env: dict[str, str]) -> str:
     return str(Path(package).parent / "cacert.pem")
 
 
-def test_the_hook_files_are_at_the_wheel_root_and_name_the_package() -> None:
+def test_the_hook_files_are_at_the_wheel_root_and_name_the_hook_module() -> None:
     with zipfile.ZipFile(built_wheel()) as wheel:
         names = wheel.namelist()
         pth = wheel.read(f"{HOOK}.pth").decode()
         start = wheel.read(f"{HOOK}.start").decode()
-    assert f"{HOOK}.pth" in names and f"{HOOK}.start" in names
+    assert f"{HOOK}.pth" in names and f"{HOOK}.start" in names and "certifi_native_hook.py" in names
     assert "certifi_native.pth" not in names  # the name editable installs use
     code = [line for line in pth.splitlines() if line and not line.startswith("#")]
-    assert len(code) == 1 and code[0].startswith("import certifi_native._activate;")
+    assert code == ["import certifi_native_hook; certifi_native_hook.activate()"]
     entry = [line for line in start.splitlines() if line and not line.startswith("#")]
-    assert entry == ["certifi_native._activate:activate"]
+    assert entry == ["certifi_native_hook:activate"]
+    import certifi_native_hook
     from certifi_native import _activate
 
-    assert pkgutil.resolve_name(entry[0]) is _activate.activate
+    assert pkgutil.resolve_name(entry[0]) is certifi_native_hook.activate is _activate.activate
 
 
 def test_a_normal_start_is_silent_and_sets_the_variable(venv: Path, env: dict[str, str]) -> None:
@@ -275,10 +276,14 @@ def test_the_hook_on_other_pythons(version: str, tmp_path: Path, wheelhouse: Pat
 
 def test_a_start_with_a_record_hit_stays_lean(venv: Path, env: dict[str, str]) -> None:
     """What keeps start-up cheap, checked without timing it: on a record hit the
-    hook loads neither the native module nor typing nor __future__."""
+    hook imports its one top-level module and nothing else of ours (not the
+    package, so not the native module), nor ssl, typing or __future__."""
     started(venv, env)  # leaves the record
-    code = "import sys; print(sorted(m for m in ('typing', '__future__', 'certifi_native._native') if m in sys.modules))"
-    assert run_py(code, env, str(venv)).stdout.strip() == "[]"
+    code = (
+        "import sys; print(sorted(m for m in sys.modules if m.startswith('certifi')"
+        " or m in ('ssl', '_ssl', 'typing', '__future__')))"
+    )
+    assert run_py(code, env, str(venv)).stdout.strip() == "['certifi_native_hook']"
     assert started(venv, env)["status"]["bundle_from"] == "start-up record"
 
 

@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from conftest import https_server, make_store, run, run_with_store
 
 CHECK = ["-m", "certifi_native", "check"]
-EXIT_CODES = {"bad_url": 3, "host_not_found": 4, "unreachable": 5, "refused": 6, "timeout": 7, "not_tls": 8}
+EXIT_CODES = {"bad_url": 3, "host_not_found": 4, "unreachable": 5, "refused": 6, "timeout": 7, "not_tls": 8, "tls_error": 10}
 
 # Python 3.9's ssl exposes only the server's own certificate, so these cases
 # cannot be told apart there (test_python_3_9_sees_only_the_leaf_and_says_so
@@ -171,7 +171,8 @@ def test_trusted_root_verifies_and_other_bundles_are_named(tmp_path: Path, env: 
     assert missing["sha256"] == fingerprint(root.cert_pem.bytes())
     assert missing["found_in"] == ["certifi-native"]
     assert {"system", "mozilla"} <= set(missing["bundles"]) and "certifi-native" not in missing["bundles"]
-    assert "certifi-native's bundle verifies" in text.stdout
+    assert missing["severity"] == "note"  # only bundles no client reads lack it
+    assert "Result: requests here verifies this server" in text.stdout
     assert missing["sha256"] in text.stdout and "the OS store" in text.stdout
 
 
@@ -196,8 +197,29 @@ def test_root_only_in_the_os_store_not_in_stale_certifi(
     assert "check os-store root" in missing["subject"]
     assert missing["sha256"] == fingerprint(root.cert_pem.bytes())
     assert "certifi" in missing["bundles"] and missing["found_in"] == ["certifi-native", "system"]
-    assert any("use certifi-native" in fix for fix in missing["fix"])
+    # Activation points certifi at certifi-native: no client reads certifi's own
+    # file, and nothing advises installing what is installed and active.
+    assert certifi["used_by"] == [] and "certifi 2017.4.17 [no client here reads it]" in text.stdout
+    assert missing["severity"] == "note"
+    assert not any("certifi-native" in fix and "use" in fix for fix in missing["fix"]), missing["fix"]
     assert "certifi 2017.4.17" in text.stdout and missing["sha256"] in text.stdout
+
+
+def test_a_read_stale_certifi_gets_advice_for_activation_not_an_install(
+    namespaces: None, tmp_path: Path, env: dict[str, str], stale_certifi_venv: Path
+) -> None:
+    root = trustme.CA(organization_name="check certifi-read root")
+    store = make_store(tmp_path / "store", root.cert_pem.bytes())
+    with https_server(root.issue_cert("localhost")) as url:
+        # env mode: certifi is not pointed at certifi-native, so httpx reads certifi's own file.
+        argv = [str(stale_certifi_venv), *CHECK, url, "--client", "httpx", "--json"]
+        proc = run_with_store(store, argv, {**env, "CERTIFI_NATIVE_AUTO": "env"}, check=False)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and report["client"]["bundle"] == "certifi"
+    assert bundle(report, "certifi")["used_by"] == ["httpx"]
+    missing = diagnosis(report, "root_not_in_bundle")
+    assert missing["severity"] == "error"
+    assert any("CERTIFI_NATIVE_AUTO" in fix for fix in missing["fix"]), missing["fix"]
 
 
 @NEEDS_CHAIN
@@ -253,7 +275,9 @@ def test_left_out_intermediate_that_one_bundle_holds(tmp_path: Path, env: dict[s
     both.write_bytes(intermediate.cert_pem.bytes() + root.cert_pem.bytes())
     with https_server(intermediate.issue_cert("localhost"), send_chain=False) as url:
         text, report = check(url, {**trusting(env, tmp_path, root.cert_pem.bytes()), "REQUESTS_CA_BUNDLE": str(both)})
-    assert text.returncode == 1 and bundle(report, "REQUESTS_CA_BUNDLE")["verified"]
+    # requests reads REQUESTS_CA_BUNDLE, which verifies; certifi-native's bundle (httpx's) does not.
+    assert text.returncode == 0 and bundle(report, "REQUESTS_CA_BUNDLE")["verified"]
+    assert report["client"]["bundle"] == "REQUESTS_CA_BUNDLE"
     incomplete = diagnosis(report, "incomplete_chain")
     assert "check held intermediate" in incomplete["subject"]
     assert incomplete["sha256"] == fingerprint(intermediate.cert_pem.bytes())
@@ -320,7 +344,7 @@ def test_bundles_named_by_variables_are_checked(tmp_path: Path, env: dict[str, s
     missing = tmp_path / "no-such-bundle.pem"
     with https_server(root.issue_cert("localhost")) as url:
         text, report = check(url, {**env, "REQUESTS_CA_BUNDLE": str(requests_bundle), "CURL_CA_BUNDLE": str(missing)})
-    assert text.returncode == 1
+    assert text.returncode == 0  # requests reads REQUESTS_CA_BUNDLE (and never CURL_CA_BUNDLE then)
     assert bundle(report, "REQUESTS_CA_BUNDLE")["verified"] and bundle(report, "REQUESTS_CA_BUNDLE")["path"] == str(
         requests_bundle
     )
@@ -329,6 +353,7 @@ def test_bundles_named_by_variables_are_checked(tmp_path: Path, env: dict[str, s
     assert root_missing["found_in"] == ["REQUESTS_CA_BUNDLE"] and root_missing["bundles"][0] == "certifi-native"
     unreadable = diagnosis(report, "unreadable_bundle")
     assert unreadable["bundles"] == ["CURL_CA_BUNDLE"] and str(missing) in unreadable["message"]
+    assert unreadable["severity"] == "note" and bundle(report, "CURL_CA_BUNDLE")["used_by"] == []
     assert f"REQUESTS_CA_BUNDLE ({requests_bundle})" in text.stdout
 
 
@@ -554,7 +579,7 @@ def test_python_api_returns_a_report_and_raises_check_error(tmp_path: Path, env:
     root = trustme.CA(organization_name="check api root")
     code = (
         "import json, sys, certifi_native\n"
-        "from certifi_native._check import CheckError\n"
+        "from certifi_native import CheckError\n"
         "report = certifi_native.check(sys.argv[1])\n"
         "print(report.ok, report.exit_code, report.bundles[0].name, json.dumps(sorted(report.as_dict())))\n"
         "try:\n"
@@ -568,8 +593,247 @@ def test_python_api_returns_a_report_and_raises_check_error(tmp_path: Path, env:
     first, second = out.splitlines()
     assert first.startswith("True 0 certifi-native ")
     assert json.loads(first.split(" ", 3)[3]) == [
-        "bundles", "chain", "chain_complete", "diagnoses", "error", "exit_code", "host", "ok",
-        "openssl", "port", "proxy", "python", "schema", "strict_by_default", "url",
+        "bundles", "chain", "chain_complete", "client", "diagnoses", "error", "exit_code", "host", "notes",
+        "ok", "openssl", "port", "proxy", "python", "schema", "strict_by_default", "url",
     ]
     assert second == "refused 6"
 
+
+
+# --- the verdict is the client's: the bundle it uses in this environment ------------
+
+# Fetches sys.argv[2] with the named client, as an application would (no verify=,
+# no context=): prints "ok", or the exception's class name.
+FETCH = """
+import sys
+client, url = sys.argv[1], sys.argv[2]
+try:
+    if client == "requests":
+        import requests; requests.get(url, timeout=30)
+    elif client == "httpx":
+        import httpx; httpx.get(url, timeout=30)
+    else:
+        import urllib.request; urllib.request.urlopen(url, timeout=30)
+    print("ok")
+except Exception as err:
+    print(type(err).__name__)
+"""
+
+
+def fetch(client: str, url: str, env: dict[str, str]) -> bool:
+    """Whether the real client, in this environment, verifies ``url``."""
+    return run([sys.executable, "-c", FETCH, client, url], env).stdout.strip() == "ok"
+
+
+def test_a_stale_user_requests_ca_bundle_fails_the_check_and_is_named(tmp_path: Path, env: dict[str, str]) -> None:
+    root, stale = trustme.CA(organization_name="check current root"), trustme.CA(organization_name="check stale root")
+    old_bundle = tmp_path / "old-bundle.pem"  # exported once, long ago; activation keeps it by design
+    old_bundle.write_bytes(stale.cert_pem.bytes())
+    user_env = {**trusting(env, tmp_path, root.cert_pem.bytes()), "REQUESTS_CA_BUNDLE": str(old_bundle)}
+    with https_server(root.issue_cert("localhost")) as url:
+        text, report = check(url, user_env)
+        requests_verifies = fetch("requests", url, user_env)
+    assert not requests_verifies  # what the user sees
+    assert text.returncode == 1 and report["ok"] is False, text.stdout
+    assert bundle(report, "certifi-native")["verified"]  # ours would work: the variable is the cause
+    client = report["client"]
+    assert client["name"] == "requests" and client["source"] == "REQUESTS_CA_BUNDLE"
+    assert client["path"] == str(old_bundle) and client["bundle"] == "REQUESTS_CA_BUNDLE"
+    assert client["set_by"] == "you or a parent process" and client["verified"] is False
+    missing = diagnosis(report, "root_not_in_bundle")
+    assert "REQUESTS_CA_BUNDLE" in missing["bundles"] and missing["severity"] == "error"
+    assert any(fix.startswith("unset REQUESTS_CA_BUNDLE") for fix in missing["fix"]), missing["fix"]
+    result = text.stdout.strip().splitlines()[-1]
+    assert result.startswith("Result: requests here does NOT verify this server")
+    assert f"REQUESTS_CA_BUNDLE={old_bundle}" in result and "[root_not_in_bundle]" in result
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["trusted-root", "unknown-root"])
+def test_with_activations_value_check_agrees_with_requests(trusted: bool, tmp_path: Path, env: dict[str, str]) -> None:
+    root = trustme.CA(organization_name="check agreeing root")
+    run_env = trusting(env, tmp_path, root.cert_pem.bytes()) if trusted else env
+    with https_server(root.issue_cert("localhost")) as url:
+        text, report = check(url, run_env)
+        requests_verifies = fetch("requests", url, run_env)
+    assert requests_verifies is trusted
+    assert (text.returncode == 0) is requests_verifies and report["ok"] is requests_verifies, text.stdout
+    client = report["client"]
+    assert client["source"] == "REQUESTS_CA_BUNDLE" and client["set_by"] == "certifi-native's activation"
+    assert client["bundle"] == "certifi-native" and "requests" in bundle(report, "certifi-native")["used_by"]
+
+
+def test_client_httpx_follows_ssl_cert_file(tmp_path: Path, env: dict[str, str]) -> None:
+    root, other = trustme.CA(organization_name="check httpx root"), trustme.CA(organization_name="check other root")
+    other_file = tmp_path / "other.pem"
+    other_file.write_bytes(other.cert_pem.bytes())
+    # certifi-native's bundle holds the root (an extra file); SSL_CERT_FILE names a file without it.
+    run_env = {**trusting(env, tmp_path, root.cert_pem.bytes()), "SSL_CERT_FILE": str(other_file)}
+    with https_server(root.issue_cert("localhost")) as url:
+        as_httpx = run([sys.executable, *CHECK, url, "--client", "httpx", "--json"], run_env, check=False)
+        as_requests = run([sys.executable, *CHECK, url, "--json"], run_env, check=False)
+        httpx_verifies, requests_verifies = fetch("httpx", url, run_env), fetch("requests", url, run_env)
+    assert (httpx_verifies, requests_verifies) == (False, True)
+    httpx_report, requests_report = json.loads(as_httpx.stdout), json.loads(as_requests.stdout)
+    assert (as_httpx.returncode, as_requests.returncode) == (1, 0)
+    assert httpx_report["client"]["source"] == "SSL_CERT_FILE" and httpx_report["client"]["bundle"] == "SSL_CERT_FILE"
+    assert requests_report["client"]["bundle"] == "certifi-native"
+    assert bundle(httpx_report, "SSL_CERT_FILE")["used_by"] == ["httpx", "urllib", "ssl"]
+
+
+def test_client_httpx_without_variables_follows_certifi_where(tmp_path: Path, env: dict[str, str]) -> None:
+    root = trustme.CA(organization_name="check httpx certifi root")
+    run_env = trusting(env, tmp_path, root.cert_pem.bytes())
+    with https_server(root.issue_cert("localhost")) as url:
+        proc = run([sys.executable, *CHECK, url, "--client", "httpx", "--json"], run_env, check=False)
+        httpx_verifies = fetch("httpx", url, run_env)
+    report = json.loads(proc.stdout)
+    assert httpx_verifies and proc.returncode == 0
+    assert report["client"]["source"] == "certifi.where()" and report["client"]["bundle"] == "certifi-native"
+
+
+def test_client_urllib_uses_openssls_default_paths(tmp_path: Path, env: dict[str, str]) -> None:
+    root = trustme.CA(organization_name="check urllib root")
+    root_file = tmp_path / "root.pem"
+    root_file.write_bytes(root.cert_pem.bytes())
+    with https_server(root.issue_cert("localhost")) as url:
+        outcomes = []
+        for run_env in (env, {**env, "SSL_CERT_FILE": str(root_file)}):
+            proc = run([sys.executable, *CHECK, url, "--client", "urllib", "--json"], run_env, check=False)
+            outcomes.append((proc.returncode, fetch("urllib", url, run_env), json.loads(proc.stdout)))
+    (plain_code, plain_urllib, plain), (file_code, file_urllib, with_file) = outcomes
+    assert (plain_code, plain_urllib) == (1, False) and (file_code, file_urllib) == (0, True)
+    assert plain["client"]["bundle"] == "openssl" and bundle(plain, "openssl")["used_by"] == ["urllib", "ssl"]
+    assert with_file["client"]["source"] == "OpenSSL's default paths"
+
+
+def test_ssl_cert_file_naming_a_bundle_is_reported(tmp_path: Path, env: dict[str, str]) -> None:
+    """`SSL_CERT_FILE=$(python -m certifi)`, with certifi-native active: our own bundle, or certifi's file."""
+    root = trustme.CA(organization_name="check pointing-back root")
+    with https_server(root.issue_cert("localhost")) as url:
+        ours = run([sys.executable, "-m", "certifi"], env).stdout.strip()
+        certifi_file = run([sys.executable, "-c", "import certifi, os; print(os.path.join(os.path.dirname(certifi.__file__), 'cacert.pem'))"], {**env, "CERTIFI_NATIVE_AUTO": "0"}).stdout.strip()
+        notes = []
+        for value in (ours, certifi_file):
+            proc = run([sys.executable, *CHECK, url, "--json"], {**env, "SSL_CERT_FILE": value}, check=False)
+            notes.append(json.loads(proc.stdout)["notes"])
+    assert any("names certifi-native's own bundle" in note for note in notes[0]), notes[0]
+    assert any("names certifi's own cacert.pem" in note for note in notes[1]), notes[1]
+
+
+# --- bad input: one line, never a hang or a traceback -----------------------------------
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_fifo_named_by_a_bundle_variable_does_not_hang_the_check(
+    variable: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    fifo = tmp_path / "bundle.fifo"
+    os.mkfifo(fifo)
+    root = trustme.CA(organization_name="check fifo root")
+    with https_server(root.issue_cert("localhost")) as url:
+        # The timeout only guards the suite: a reader of the FIFO would wait for ever.
+        proc = run([sys.executable, *CHECK, url, "--json"], {**env, variable: str(fifo)}, check=False, timeout=60)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and report["client"]["bundle"] == variable
+    unreadable = diagnosis(report, "unreadable_bundle")
+    assert unreadable["bundles"] == [variable] and "not a regular file (a FIFO)" in unreadable["message"]
+
+
+def test_a_fifo_named_by_ssl_cert_file_does_not_hang_the_check(tmp_path: Path, env: dict[str, str]) -> None:
+    fifo = tmp_path / "store.fifo"
+    os.mkfifo(fifo)
+    root = trustme.CA(organization_name="check fifo store root")
+    with https_server(root.issue_cert("localhost")) as url:
+        argv = [sys.executable, *CHECK, url, "--json", "--client", "httpx"]
+        proc = run(argv, {**env, "SSL_CERT_FILE": str(fifo)}, check=False, timeout=30)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1 and report["client"]["bundle"] == "SSL_CERT_FILE"
+    # SSL_CERT_FILE is also the OS store's replacement: the store row is empty too.
+    unreadable = [d for d in report["diagnoses"] if d["kind"] == "unreadable_bundle" and d["bundles"] == ["SSL_CERT_FILE"]]
+    assert len(unreadable) == 1 and "not a regular file (a FIFO)" in unreadable[0]["message"], report["diagnoses"]
+
+
+@contextlib.contextmanager
+def trickling_proxy() -> Iterator[str]:
+    """A CONNECT proxy on loopback that answers one byte at a time, and never
+    finishes its headers: each byte comes well within any per-read timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle(client: socket.socket) -> None:
+        with client, contextlib.suppress(OSError):
+            client.recv(4096)
+            for byte in b"HTTP/1.1 200 Connection established\r\nX-Slow: ":
+                client.sendall(bytes([byte]))
+                stop.wait(0.05)
+            while not stop.is_set():
+                client.sendall(b"a")
+                stop.wait(0.05)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=trickle, args=(client,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_a_trickling_proxy_cannot_keep_the_check_past_its_timeout(env: dict[str, str]) -> None:
+    with trickling_proxy() as proxy:
+        # Without one overall deadline the check would wait for the end of an endless
+        # header; the subprocess timeout only guards the suite against that hang.
+        proc = run([sys.executable, *CHECK, "https://localhost:9", "--timeout", "1"], {**env, "https_proxy": proxy}, check=False, timeout=120)
+    assert proc.returncode == EXIT_CODES["timeout"], proc.stderr
+    assert "timed out waiting for the proxy" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv, extra_env, code, words",
+    [
+        (["https://localhost:9"], {"https_proxy": "http://[::1"}, 3, "bad proxy URL"),
+        ([f"https://{'a' * 64}.example"], {}, 3, "not a valid DNS name"),
+        (["https://localhost:9", "--timeout", "inf"], {}, 2, "invalid seconds value: 'inf'"),
+        (["https://localhost:9", "--timeout", "nan"], {}, 2, "invalid seconds value: 'nan'"),
+        (["https://localhost:9", "--client", "curl"], {}, 2, "invalid choice: 'curl'"),
+    ],
+    ids=["proxy-ipv6", "long-label", "timeout-inf", "timeout-nan", "unknown-client"],
+)
+def test_bad_input_gets_one_line_not_a_traceback(
+    argv: List[str], extra_env: dict[str, str], code: int, words: str, env: dict[str, str]
+) -> None:
+    proc = run([sys.executable, *CHECK, *argv], {**env, **extra_env}, check=False)
+    assert proc.returncode == code and words in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def big_leaf(megabytes: int) -> trustme.LeafCert:
+    """A leaf for localhost made ``megabytes`` large by an unknown, non-critical extension."""
+    issuer, issuer_key = make_cert("check big-chain root", ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    padding = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"x" * (megabytes << 20))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509_name("localhost"))
+        .issuer_name(issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(padding, critical=False)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return served(cert, key)
+
+
+def test_a_10_mb_chain_is_named_as_too_large(env: dict[str, str]) -> None:
+    with https_server(big_leaf(10)) as url:
+        stderr = assert_connection_error(url, env, "tls_error")
+    assert "larger than OpenSSL accepts" in stderr and "https port" not in stderr

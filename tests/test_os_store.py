@@ -180,3 +180,38 @@ def test_an_empty_ssl_cert_file_does_not_share_the_system_bundle(
     plain = probe(clean_env(home), store_with_ca)
     assert plain["where"] != emptied["where"]
     assert der_of(ca.cert_pem.bytes()) in bundle_ders(Path(plain["where"]).read_text("ascii"))
+
+
+def test_ssl_cert_file_naming_our_own_bundle_neither_grows_nor_freezes(
+    tmp_path: Path, ca: trustme.CA, other_ca: trustme.CA, home: Path
+) -> None:
+    # SSL_CERT_FILE=$(python -m certifi), with certifi pointed at our bundle.
+    store = make_store(tmp_path / "store", with_host=True)
+    extra = write_pem(tmp_path / "extra.pem", other_ca.cert_pem.bytes())
+    plain = clean_env(home, CERTIFI_NATIVE_EXTRA_CA_CERTS=str(extra))
+    ours = probe(plain, store)["where"]
+    looped = clean_env(home, CERTIFI_NATIVE_EXTRA_CA_CERTS=str(extra), SSL_CERT_FILE=ours)
+    expected = bundle_ders(Path(ours).read_text("ascii"))
+    for _ in range(3):
+        seen = probe(looped, store)
+        assert bundle_ders(Path(seen["where"]).read_text("ascii")) == expected
+        assert [d for d in seen["info"]["dropped"] if d["reason"].startswith("duplicate")] == []
+        assert any("names a certifi-native bundle" in note for note in seen["info"]["notes"]), seen["info"]["notes"]
+    # A store change reaches it although no process rebuilt the bundle it names.
+    write_pem(store / "added-test-ca.pem", ca.cert_pem.bytes())
+    after = bundle_ders(Path(probe(looped, store)["where"]).read_text("ascii"))
+    assert set(after) == {*expected, der_of(ca.cert_pem.bytes())} and after[-1] == expected[-1], "extras stay last"
+
+
+def test_ssl_cert_file_naming_certifis_cacert_is_said(tmp_path: Path, home: Path) -> None:
+    import certifi  # the dev venv has it (requests needs it)
+
+    cacert = Path(certifi.__file__).parent / "cacert.pem"
+    env = clean_env(home, SSL_CERT_FILE=str(cacert))
+    sets = []
+    for _ in range(3):
+        seen = probe(env)
+        sets.append(bundle_ders(Path(seen["where"]).read_text("ascii")))
+        notes = seen["info"]["notes"]
+        assert any("names certifi's cacert.pem" in note and str(cacert) in note for note in notes), notes
+    assert sets[0] == sets[1] == sets[2] and len(sets[0]) >= 100

@@ -18,6 +18,8 @@ from typing import Iterator, Optional
 
 import pytest
 
+import certifi_native_hook as _hook
+
 ROOT_STORE = r"HKLM\SOFTWARE\Microsoft\SystemCertificates\Root\Certificates"
 USER_ROOT_STORE = r"HKCU\SOFTWARE\Microsoft\SystemCertificates\Root\Certificates"
 AUTHROOT_LIST = r"HKLM\SOFTWARE\Microsoft\SystemCertificates\AuthRoot\AutoUpdate"
@@ -74,14 +76,20 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
     yield stand_in
 
 
+
+
+
 def record(bundle: Path, *reg_lines: str) -> list[str]:
     """A record as core/src/record.rs writes it (the stamp copied at its end)."""
     from certifi_native import _activate
 
+    # Every variable record.rs always writes, with this process's values (a complete record).
+    settings = [f"env {name}={os.environ.get(name, '')}" for name in _hook._ALWAYS_RECORDED]
     return [
         "certifi-native startup-record 1",
+        *settings,
         f"path {bundle}",
-        f"certifi-native 0.1.0 valid-until {int(time.time()) + 3600}",
+        f"certifi-native 0.1.0 built-at {int(time.time()) - 60} valid-until {int(time.time()) + 3600}",
         *reg_lines,
         f"bundle {_activate._fingerprint(str(bundle), regular_only=True)}",
     ]

@@ -3,7 +3,6 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -79,6 +78,7 @@ pub fn assemble(
         });
         report.dropped.extend(removed);
         report.dropped.extend(selection.dropped);
+        report.notes.extend(selection.notes);
         report.problems.extend(gathered.problems);
         kept.extend(selection.kept);
     };
@@ -386,27 +386,14 @@ fn os_bundle_path(settings: &Settings) -> Option<PathBuf> {
     None
 }
 
-/// The largest OS bundle file served as it is (Debian's is about 220 kB).
-const MAX_OS_FILE: u64 = 16 << 20;
-
 /// The OS's bundle file (its real path) and how many certificates it holds,
 /// if it can be served as it is: a regular file of bounded size whose every
 /// PEM block is a certificate that parses (one that does not could make
 /// OpenSSL refuse the whole file) and which holds at least one usable root.
 fn os_bundle_file(settings: &Settings, now: SystemTime) -> Option<(PathBuf, usize)> {
     let path = fs::canonicalize(os_bundle_path(settings)?).ok()?;
-    let file = fs::File::open(&path).ok()?;
-    if !file
-        .metadata()
-        .is_ok_and(|m| m.is_file() && m.len() <= MAX_OS_FILE)
-    {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_OS_FILE + 1).read_to_end(&mut bytes).ok()?;
-    if bytes.len() as u64 > MAX_OS_FILE {
-        return None;
-    }
+    // A regular file of bounded size, opened without blocking (never a FIFO).
+    let bytes = roots::read_regular(&path).ok()?;
     let ders: Vec<Vec<u8>> = pem::parse(&bytes)
         .into_iter()
         .collect::<Result<_, _>>()

@@ -14,5 +14,8 @@ pub mod record;
 pub mod registry;
 pub mod roots;
 pub mod select;
+pub mod self_signed;
 pub mod settings;
 pub mod subject_hash;
+pub mod trust;
+pub mod x509;

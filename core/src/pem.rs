@@ -8,11 +8,22 @@ use crate::select::Root;
 
 /// Labels whose body is an X.509 certificate. `TRUSTED CERTIFICATE` is
 /// OpenSSL's form with trust settings appended; the certificate comes first.
-const CERTIFICATE_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
+const CERTIFICATE_LABELS: [&str; 3] = ["CERTIFICATE", "X509 CERTIFICATE", TRUSTED_LABEL];
+const TRUSTED_LABEL: &str = "TRUSTED CERTIFICATE";
 
 /// Each PEM block of `input` in order: the certificate's DER, or why the block
 /// was not one. Text outside blocks is ignored, as OpenSSL ignores it.
 pub fn parse(input: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+    read_blocks(input, false)
+}
+
+/// As `parse`, but a `TRUSTED CERTIFICATE` block keeps OpenSSL's trust
+/// settings (`X509_AUX`) after the certificate: what a source gives `select`.
+pub fn parse_keeping_trust(input: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+    read_blocks(input, true)
+}
+
+fn read_blocks(input: &[u8], keep_trust: bool) -> Vec<Result<Vec<u8>, String>> {
     let text = String::from_utf8_lossy(input);
     let mut blocks = Vec::new();
     // (label, first line number, base64 body)
@@ -28,7 +39,7 @@ pub fn parse(input: &[u8]) -> Vec<Result<Vec<u8>, String>> {
         } else if let Some(end_label) = marker(line, "-----END ") {
             match open.take() {
                 Some((label, start, body)) if label == end_label => {
-                    blocks.push(decode_block(&label, start, &body));
+                    blocks.push(decode_block(&label, start, &body, keep_trust));
                 }
                 Some((label, start, _)) => blocks.push(Err(format!(
                     "PEM block {label:?} at line {start} ends with {end_label:?}"
@@ -53,7 +64,12 @@ fn truncated(label: &str, start: usize) -> String {
     format!("truncated PEM block {label:?} at line {start}: no END line")
 }
 
-fn decode_block(label: &str, start: usize, body: &str) -> Result<Vec<u8>, String> {
+fn decode_block(
+    label: &str,
+    start: usize,
+    body: &str,
+    keep_trust: bool,
+) -> Result<Vec<u8>, String> {
     if !CERTIFICATE_LABELS.contains(&label) {
         return Err(format!(
             "PEM block {label:?} at line {start} is not a certificate"
@@ -63,11 +79,18 @@ fn decode_block(label: &str, start: usize, body: &str) -> Result<Vec<u8>, String
         .decode(body)
         .map_err(|err| format!("PEM block {label:?} at line {start} is not valid base64: {err}"))?;
     match first_element_len(&der) {
+        Some(_) if keep_trust && label == TRUSTED_LABEL => Ok(der),
         Some(len) => Ok(der[..len].to_vec()),
         None => Err(format!(
             "PEM block {label:?} at line {start} is cut short or not DER"
         )),
     }
+}
+
+/// The first DER element of `der`, if it is a SEQUENCE that fits: a
+/// certificate without what follows it (trust settings or noise).
+pub fn first_element(der: &[u8]) -> Option<&[u8]> {
+    first_element_len(der).map(|len| &der[..len])
 }
 
 /// The length of the first DER element (tag, length, contents) of `der`, if
@@ -181,6 +204,16 @@ mod tests {
         let with_aux = [0x30, 0x03, 0x02, 0x01, 0x05, 0x30, 0x00];
         let text = pem_of(&with_aux).replace("CERTIFICATE", "TRUSTED CERTIFICATE");
         assert_eq!(parse(text.as_bytes())[0].as_deref(), Ok(&with_aux[..5]));
+        assert_eq!(
+            parse_keeping_trust(text.as_bytes())[0].as_deref(),
+            Ok(&with_aux[..])
+        );
+        let plain = pem_of(&with_aux);
+        assert_eq!(
+            parse_keeping_trust(plain.as_bytes())[0].as_deref(),
+            Ok(&with_aux[..5]),
+            "only a TRUSTED CERTIFICATE block carries trust settings"
+        );
     }
 
     #[test]

@@ -21,8 +21,12 @@ use crate::settings::ENV_CACHE_DIR;
 /// Kept beside the bundle it names.
 pub const FILE_NAME: &str = "startup-record";
 const HEADER: &str = "certifi-native startup-record 1";
-/// Read by the hook alone: it does not change the bundle.
-const HOOK_VAR: &str = "CERTIFI_NATIVE_AUTO";
+/// Read by the hook alone: they do not change the bundle (the second is the
+/// marker of the `REQUESTS_CA_BUNDLE` value activation set).
+const HOOK_VARS: &[&str] = &[
+    "CERTIFI_NATIVE_AUTO",
+    "CERTIFI_NATIVE_SET_REQUESTS_CA_BUNDLE",
+];
 /// Besides every `CERTIFI_NATIVE_*` setting: the store overrides, and what the
 /// cache folders are derived from.
 const OTHER_VARS: &[&str] = &[
@@ -47,7 +51,7 @@ pub fn text(bundle: &Path, cache_dir: Option<&Path>) -> Option<String> {
     let settings = env::vars_os().filter(|(name, _)| !replaced || name != ENV_CACHE_DIR);
     for (name, value) in settings.chain(overridden) {
         let name = name.into_string().ok()?;
-        if name.starts_with("CERTIFI_NATIVE_") && name != HOOK_VAR {
+        if name.starts_with("CERTIFI_NATIVE_") && !HOOK_VARS.contains(&name.as_str()) {
             vars.push((name, value.into_string().ok()?));
         }
     }

@@ -10,71 +10,16 @@
 
 use sha1::{Digest, Sha1};
 
-/// One DER element: the tag and length bytes with the contents, and the contents alone.
-struct Element<'a> {
-    tag: u8,
-    whole: &'a [u8],
-    contents: &'a [u8],
-}
+use crate::x509::{element, elements, string_text, Element, SEQUENCE, SET};
 
-/// Reads the first element of `input`; returns it and what follows. Only
-/// definite lengths of up to four bytes: certificates are DER.
-fn element(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
-    let tag = *input.first()?;
-    let mut header = 1;
-    if tag & 0x1f == 0x1f {
-        // High tag number: base-128 digits, the last one without bit 8.
-        while input.get(header)? & 0x80 != 0 {
-            header += 1;
-        }
-        header += 1;
-    }
-    let first = *input.get(header)? as usize;
-    header += 1;
-    let len = if first < 0x80 {
-        first
-    } else {
-        let count = first & 0x7f;
-        if count == 0 || count > 4 {
-            return None;
-        }
-        let bytes = input.get(header..header + count)?;
-        header += count;
-        bytes.iter().fold(0usize, |n, b| n << 8 | *b as usize)
-    };
-    let end = header.checked_add(len)?;
-    let whole = input.get(..end)?;
-    Some((
-        Element {
-            tag,
-            whole,
-            contents: &whole[header..],
-        },
-        &input[end..],
-    ))
-}
-
-/// Every element of `input`, which must hold nothing else.
-fn elements(mut input: &[u8]) -> Option<Vec<Element<'_>>> {
-    let mut out = Vec::new();
-    while !input.is_empty() {
-        let (next, rest) = element(input)?;
-        out.push(next);
-        input = rest;
-    }
-    Some(out)
-}
-
-const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
 const UTF8_STRING: u8 = 0x0c;
 
 /// The hash of the subject of the certificate `der`, or `None` if it is not
 /// a certificate or its subject holds a string OpenSSL would refuse.
 pub fn of_certificate(der: &[u8]) -> Option<u32> {
-    let (cert, _) = element(der)?;
-    let (tbs, _) = element(cert.contents)?;
-    let mut fields = elements(tbs.contents)?.into_iter();
+    let (cert, _) = element(der).ok()?;
+    let (tbs, _) = element(cert.contents).ok()?;
+    let mut fields = elements(tbs.contents).ok()?.into_iter();
     let mut field = fields.next()?;
     if field.tag == 0xa0 {
         field = fields.next()?; // the optional [0] version; the serial follows
@@ -104,13 +49,13 @@ pub fn hex(hash: u32) -> String {
 /// one after the other. An empty name is the empty string.
 fn canonical_name(rdns: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    for rdn in elements(rdns)? {
+    for rdn in elements(rdns).ok()? {
         if rdn.tag != SET {
             return None;
         }
         let mut attributes = Vec::new();
-        for attribute in elements(rdn.contents)? {
-            let parts = elements(attribute.contents)?;
+        for attribute in elements(rdn.contents).ok()? {
+            let parts = elements(attribute.contents).ok()?;
             let [oid, value] = parts.as_slice() else {
                 return None;
             };
@@ -137,30 +82,6 @@ fn canonical_value(value: &Element<'_>) -> Option<Vec<u8>> {
         return Some(value.whole.to_vec());
     };
     Some(encode(UTF8_STRING, &canonical_text(text?.as_bytes())))
-}
-
-/// The text of the string types OpenSSL canonicalizes (`ASN1_MASK_CANON`),
-/// decoded as `ASN1_STRING_to_UTF8` does: `None` for other tags,
-/// `Some(None)` for a string that does not decode to Unicode.
-fn string_text(tag: u8, bytes: &[u8]) -> Option<Option<String>> {
-    let chars = |width: usize| -> Option<String> {
-        if bytes.len() % width != 0 {
-            return None;
-        }
-        bytes
-            .chunks(width)
-            .map(|unit| char::from_u32(unit.iter().fold(0u32, |n, b| n << 8 | *b as u32)))
-            .collect()
-    };
-    Some(match tag {
-        UTF8_STRING => std::str::from_utf8(bytes).ok().map(str::to_owned),
-        // PrintableString, T61String, IA5String, VisibleString: one byte a
-        // character, read as Latin-1 (OpenSSL does not decode T.61).
-        0x13 | 0x14 | 0x16 | 0x1a => chars(1),
-        0x1c => chars(4), // UniversalString: UCS-4 big-endian
-        0x1e => chars(2), // BMPString: UCS-2 big-endian
-        _ => return None,
-    })
 }
 
 /// `asn1_string_canon` on UTF-8 bytes: white space trimmed at both ends,

@@ -1,15 +1,19 @@
 //! Gathering candidate roots from each source. Nothing is filtered here; every
 //! problem met while reading is kept as data beside the results.
 //!
-//! The platform seams (which files to watch for changes) are one file each,
-//! like rustls-native-certs, which does the actual reading of the OS store.
+//! The platform seams (which files to watch for changes) are one file each.
+//! A file-based store (Linux and the BSDs, and `SSL_CERT_FILE`/`SSL_CERT_DIR`
+//! everywhere) is read here (`files.rs`), safely and with `TRUSTED CERTIFICATE`
+//! blocks; the macOS and Windows stores through rustls-native-certs.
 
 use std::env;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::pem;
 use crate::settings::Settings;
+
+mod files;
+pub use files::{read_regular, StorePaths, MAX_FILE_BYTES};
 
 #[cfg(all(unix, not(target_os = "macos")))]
 #[path = "unix.rs"]
@@ -70,6 +74,8 @@ impl Source {
 
 /// A certificate as found, not yet judged.
 pub struct Candidate {
+    /// The certificate's DER; from a `TRUSTED CERTIFICATE` block, followed by
+    /// OpenSSL's trust settings (`X509_AUX`), which `select` judges.
     pub der: Vec<u8>,
     pub source: Source,
 }
@@ -116,16 +122,25 @@ pub fn os_store(settings: &Settings) -> OsStore {
     if settings.ssl_cert_file.is_none() && settings.ssl_cert_dir.is_none() {
         return platform::os_store();
     }
-    let _ = settings;
     OsStore {
-        parts: vec![(Source::System, system())],
+        parts: vec![(Source::System, system_for(settings))],
+        notes: store_note(settings).into_iter().collect(),
         ..OsStore::default()
     }
 }
 
-/// The OS trust store, read by rustls-native-certs (which honours `SSL_CERT_FILE`
-/// and `SSL_CERT_DIR` as replacements of the platform store, as OpenSSL does).
+/// The OS trust store for the current environment.
 pub fn system() -> Gathered {
+    system_for(&Settings::from_env())
+}
+
+/// The OS trust store for `settings`: `SSL_CERT_FILE` and `SSL_CERT_DIR`
+/// replace it on every OS, as in OpenSSL; a file-based store is read by
+/// `files.rs`; the macOS and Windows stores by rustls-native-certs.
+pub fn system_for(settings: &Settings) -> Gathered {
+    if let Some(paths) = store_paths(settings) {
+        return files::read_store(&paths);
+    }
     let result = rustls_native_certs::load_native_certs();
     let mut out = Gathered::default();
     for cert in result.certs {
@@ -138,6 +153,92 @@ pub fn system() -> Gathered {
         out.problem(&Source::System, error.to_string());
     }
     out
+}
+
+/// The files the OS store is read from, or `None` where it is not files.
+pub fn store_paths(settings: &Settings) -> Option<StorePaths> {
+    if settings.ssl_cert_file.is_none() && settings.ssl_cert_dir.is_none() {
+        return platform_store_paths();
+    }
+    let mut paths = StorePaths {
+        file: settings.ssl_cert_file.as_ref().map(PathBuf::from),
+        dirs: settings
+            .ssl_cert_dir
+            .iter()
+            .flat_map(env::split_paths)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+    };
+    if paths.file.as_deref().is_some_and(is_a_bundle_of_ours) {
+        // SSL_CERT_FILE=$(python -m certifi) names our own bundle: reading it
+        // would freeze the set at that build; read what it was built from
+        // (where the store is files: elsewhere the bundle is all there is).
+        if !paths.dirs.is_empty() {
+            paths.file = None;
+        } else if let Some(mut platform) = platform_store_paths() {
+            if platform.file == paths.file {
+                platform.file = None; // openssl-probe takes SSL_CERT_FILE too
+            }
+            return Some(platform);
+        }
+    }
+    Some(paths)
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn platform_store_paths() -> Option<StorePaths> {
+    Some(platform::store_paths())
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn platform_store_paths() -> Option<StorePaths> {
+    None
+}
+
+/// The first bytes of every bundle certifi-native writes, packaged or built.
+const BUNDLE_HEADER: &[u8] = b"# certifi-native ";
+
+/// Whether `path` is a bundle certifi-native wrote (by its first line).
+fn is_a_bundle_of_ours(path: &Path) -> bool {
+    files::starts_with(path, BUNDLE_HEADER)
+}
+
+/// Whether `path` looks like certifi's own `cacert.pem` (certifi's package,
+/// pip's vendored copy): a frozen copy of Mozilla's set.
+fn is_certifis_cacert(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "cacert.pem")
+        && path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "certifi")
+}
+
+/// A note for `info()` when `SSL_CERT_FILE` points back at a bundle.
+pub fn store_note(settings: &Settings) -> Option<String> {
+    let file = PathBuf::from(settings.ssl_cert_file.as_ref()?);
+    if is_a_bundle_of_ours(&file) {
+        if platform_store_paths().is_none() && settings.ssl_cert_dir.is_none() {
+            // macOS, Windows: the store is not files; the bundle is read.
+            return Some(format!(
+                "SSL_CERT_FILE names a certifi-native bundle ({}): it is read as \
+                 the store, so the set is that bundle's until it is rebuilt",
+                file.display()
+            ));
+        }
+        return Some(format!(
+            "SSL_CERT_FILE names a certifi-native bundle ({}): the OS store it \
+             was built from is read instead, so the set neither grows nor freezes",
+            file.display()
+        ));
+    }
+    is_certifis_cacert(&file).then(|| {
+        format!(
+            "SSL_CERT_FILE names certifi's cacert.pem ({}): Mozilla's set as frozen \
+             in that certifi release, not the OS store; it is used as the store, \
+             as OpenSSL uses it (unset SSL_CERT_FILE to use the OS store)",
+            file.display()
+        )
+    })
 }
 
 /// Mozilla's roots, compiled in from the `webpki-root-certs` crate.
@@ -159,17 +260,20 @@ pub fn mozilla() -> Gathered {
 pub fn extra(path: &Path) -> Gathered {
     let source = Source::Extra(path.to_owned());
     let mut out = Gathered::default();
-    let bytes = match fs::read(path) {
+    let bytes = match read_regular(path) {
         Ok(bytes) => bytes,
-        Err(err) => {
-            out.problem(&source, format!("cannot read the file: {err}"));
+        Err(reason) => {
+            out.problem(&source, reason);
             return out;
         }
     };
-    let blocks = pem::parse(&bytes);
+    let blocks = pem::parse_keeping_trust(&bytes);
     if blocks.is_empty() {
-        if bytes.first() == Some(&0x30) {
-            out.candidates.push(Candidate { der: bytes, source });
+        if let Some(der) = pem::first_element(&bytes) {
+            out.candidates.push(Candidate {
+                der: der.to_vec(),
+                source,
+            });
         } else {
             out.problem(&source, "no PEM certificate in the file".to_owned());
         }
@@ -203,17 +307,13 @@ impl From<PathBuf> for Watched {
 
 /// The files, folders and registry keys whose change means the OS store may
 /// have changed, or `None` where the platform offers no cheap way to tell
-/// (re-read each process).
+/// (re-read each process). For a file-based store these are exactly the
+/// paths `system` reads.
 pub fn watched_paths(settings: &Settings) -> Option<Vec<Watched>> {
-    if settings.ssl_cert_file.is_none() && settings.ssl_cert_dir.is_none() {
-        // unix.rs and macos.rs list paths, windows.rs registry keys.
+    match store_paths(settings) {
+        Some(paths) => Some(paths.watched().into_iter().map(Watched::Path).collect()),
+        // macos.rs lists paths, windows.rs registry keys.
         #[allow(clippy::useless_conversion)] // the identity on Windows
-        return platform::watched_paths().map(|w| w.into_iter().map(Watched::from).collect());
+        None => platform::watched_paths().map(|w| w.into_iter().map(Watched::from).collect()),
     }
-    // The variables replace the platform store on every OS, as in rustls-native-certs.
-    let mut paths: Vec<PathBuf> = settings.ssl_cert_file.iter().map(PathBuf::from).collect();
-    if let Some(dirs) = &settings.ssl_cert_dir {
-        paths.extend(env::split_paths(dirs).filter(|p| !p.as_os_str().is_empty()));
-    }
-    Some(paths.into_iter().map(Watched::Path).collect())
 }

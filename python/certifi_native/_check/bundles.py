@@ -9,11 +9,12 @@ import hashlib
 import os
 import socket
 import ssl
+import stat
 import sys
 from typing import List, Optional, Tuple
 
 from .. import _native, info
-from .connect import Target, handshake
+from .connect import Deadline, Target, handshake
 from .report import Certificate, CheckError, Failure
 
 # Python 3.13 added VERIFY_X509_STRICT to create_default_context() (CPython
@@ -27,8 +28,9 @@ _NOT_YET_VALID = 9
 _EXPIRED = 10
 _NAME_MISMATCH = {62, 64}
 
-# The CA-file variables a Python client may be using, as requests reads them.
-BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+# The CA variables a Python client may be using: requests reads the first
+# two, httpx and OpenSSL (hence urllib and ssl) the last two.
+BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
 def iso(seconds: float) -> str:
@@ -88,7 +90,12 @@ class Bundle:
     capath: Optional[str] = None
     cadata: Optional[str] = None
     unreadable: Optional[str] = None
+    # True for OpenSSL's default paths: the context is create_default_context() itself.
+    defaults: bool = False
     certs: List[Certificate] = dataclasses.field(default_factory=list)
+    # Filled by check(): which clients read it here; system and mozilla are references.
+    used_by: List[str] = dataclasses.field(default_factory=list)
+    reference: bool = False
 
     def __post_init__(self) -> None:
         self.certs = describe(self.pem)
@@ -97,67 +104,169 @@ class Bundle:
         return any(_same_ca(cert, mine) for mine in self.certs)
 
     def context(self) -> ssl.SSLContext:
+        if self.defaults:
+            return ssl.create_default_context()
         return ssl.create_default_context(cafile=self.cafile, capath=self.capath, cadata=self.cadata)
 
     def identity(self) -> str:
         """Bundles with the same identity verify alike: one handshake serves them all."""
-        if self.unreadable or self.capath:
-            return f"{self.path}: {self.unreadable}"
+        if self.unreadable or self.capath or self.defaults:
+            return f"{self.name}: {self.path}: {self.unreadable}"
         return hashlib.sha256(self.pem.encode()).hexdigest()
 
 
-def _file_bundle(name: str, label: str, path: str, version: Optional[str] = None) -> Bundle:
-    if os.path.isdir(path):
-        texts = []
-        for entry in sorted(os.listdir(path)):
-            try:
-                with open(os.path.join(path, entry), encoding="ascii", errors="replace") as file:
-                    texts.append(file.read())
-            except OSError:
-                continue
-        return Bundle(name, label, path, version, "".join(texts), capath=path)
+# The most of one bundle file check reads: far above any real bundle (certifi's
+# is 300 KB), far below what would exhaust memory.
+MAX_BUNDLE_BYTES = 32 * 1024 * 1024
+
+
+class Unreadable(Exception):
+    """A file or folder check will not hand to OpenSSL, and why."""
+
+
+def read_regular(path: str) -> str:
+    """The text of ``path`` if it is a regular file of bounded size. Opened
+    without blocking (a FIFO would wait for a writer forever), checked before
+    and after the open."""
     try:
-        with open(path, encoding="ascii", errors="replace") as file:
-            text = file.read()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise Unreadable(f"{path} is not a regular file ({_kind_of(path)}): not read")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as err:
-        return Bundle(name, label, path, version, "", cafile=path, unreadable=f"cannot read {path}: {err.strerror}")
-    return Bundle(name, label, path, version, text, cafile=path)
+        raise Unreadable(f"cannot read {path}: {err.strerror or err}") from None
+    with os.fdopen(fd, "rb") as file:
+        meta = os.fstat(file.fileno())
+        if not stat.S_ISREG(meta.st_mode):  # swapped between the checks
+            raise Unreadable(f"{path} is not a regular file ({_kind_of(path)}): not read")
+        data = file.read(MAX_BUNDLE_BYTES + 1)
+    if len(data) > MAX_BUNDLE_BYTES:
+        limit = MAX_BUNDLE_BYTES // (1024 * 1024)
+        raise Unreadable(f"{path} is larger than {limit} MiB: not a CA bundle, not read")
+    return data.decode("ascii", errors="replace")
 
 
-def gather() -> List[Bundle]:
+def _kind_of(path: str) -> str:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "gone"
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def read_folders(value: str) -> str:
+    """The certificates of the regular files in ``value`` (folders separated as
+    OpenSSL separates SSL_CERT_DIR's). An entry that is not a regular file
+    (a FIFO...) makes it unreadable: OpenSSL would block opening it."""
+    texts = []
+    for folder in filter(None, value.split(os.pathsep)):
+        try:
+            entries = sorted(os.listdir(folder))
+        except FileNotFoundError:
+            continue  # OpenSSL looks in the others
+        except OSError as err:
+            raise Unreadable(f"cannot read the folder {folder}: {err.strerror or err}") from None
+        for entry in entries:
+            path = os.path.join(folder, entry)
+            if os.path.isdir(path):
+                continue
+            if os.path.exists(path):  # not a dangling link, which OpenSSL skips too
+                texts.append(read_regular(path))
+    return "".join(texts)
+
+
+def file_bundle(name: str, label: str, path: str, version: Optional[str] = None) -> Bundle:
+    folders = path.split(os.pathsep) if name == "SSL_CERT_DIR" else [path]  # OpenSSL's list
+    try:
+        if any(os.path.isdir(folder) for folder in folders):
+            return Bundle(name, label, path, version, read_folders(path), capath=path)
+        return Bundle(name, label, path, version, read_regular(path), cafile=path)
+    except Unreadable as why:
+        return Bundle(name, label, path, version, "", cafile=path, unreadable=str(why))
+
+
+def defaults_bundle() -> Bundle:
+    """OpenSSL's default verify paths, as ``ssl.create_default_context()`` loads
+    them: ``SSL_CERT_FILE`` or the built-in file, and ``SSL_CERT_DIR`` or the built-in folder."""
+    paths = ssl.get_default_verify_paths()
+    file = os.environ.get(paths.openssl_cafile_env) or paths.openssl_cafile
+    folder = os.environ.get(paths.openssl_capath_env) or paths.openssl_capath
+    label = f"OpenSSL's default paths (file {file}, folder {folder})"
+    try:
+        texts = [read_regular(file) if os.path.exists(file) else ""]
+        texts.append(read_folders(folder))
+    except Unreadable as why:
+        return Bundle("openssl", label, file, None, "", unreadable=str(why))
+    bundle = Bundle("openssl", label, file, None, "".join(texts), defaults=True)
+    # Debian's file and folder hold the same roots: count each once.
+    bundle.certs = list({cert.sha256: cert for cert in bundle.certs}.values())
+    return bundle
+
+
+def gather() -> Tuple[List[Bundle], List[str]]:
     """certifi-native's bundle, the OS store, Mozilla's set, the installed
-    certifi, and the files the CA variables name: every bundle a client may use."""
+    certifi, and the files the CA variables name: every bundle a client may
+    use; and notes on the variables (one that points back at a bundle...)."""
     current = info()
     mode = current["mode"] + (" with the Mozilla fallback" if current["mozilla_fallback"] else "")
     path = current["cache"]["path"]
-    out = [_file_bundle("certifi-native", f"certifi-native ({mode} mode)", path, current["version"])]
+    out = [file_bundle("certifi-native", f"certifi-native ({mode} mode)", path, current["version"])]
     system = _native.source_bundle("system")
-    out.append(Bundle("system", "the OS store", None, None, system, cadata=system))
+    out.append(Bundle("system", "the OS store", None, None, system, cadata=system, reference=True))
     mozilla = _native.source_bundle("mozilla")
     version = _native.MOZILLA_SET_VERSION
     label = f"Mozilla's set (webpki-root-certs {version})"
-    out.append(Bundle("mozilla", label, None, version, mozilla, cadata=mozilla))
-    certifi = _certifi()
+    out.append(Bundle("mozilla", label, None, version, mozilla, cadata=mozilla, reference=True))
+    certifi = certifi_own()
     if certifi is not None:
         certifi_path, certifi_version = certifi
-        out.append(_file_bundle("certifi", f"certifi {certifi_version}", certifi_path, certifi_version))
+        out.append(file_bundle("certifi", f"certifi {certifi_version}", certifi_path, certifi_version))
     for variable in BUNDLE_VARIABLES:
         value = os.environ.get(variable)
-        if value and _same_file(value, path):  # e.g. set by activation: one bundle, not two
+        if value and same_file(value, path):  # e.g. set by activation: one bundle, not two
             out[0].label += f", named by {variable} too"
         elif value:
-            out.append(_file_bundle(variable, f"{variable} ({value})", value))
-    return out
+            out.append(file_bundle(variable, f"{variable} ({value})", value))
+    return out, _pointing_back(path, certifi)
 
 
-def _same_file(a: str, b: str) -> bool:
+def _pointing_back(ours: str, certifi: Optional[Tuple[str, str]]) -> List[str]:
+    """Notes for a store variable naming a bundle rather than the OS store
+    (``SSL_CERT_FILE=$(python -m certifi)``): certifi-native then reads that bundle as the OS store."""
+    notes = []
+    for variable in ("SSL_CERT_FILE",):
+        value = os.environ.get(variable)
+        if not value:
+            continue
+        if same_file(value, ours) or _native.is_bundle_path(value):
+            notes.append(
+                f"{variable} names certifi-native's own bundle ({value}; `{variable}=$(python -m certifi)` does this "
+                f"while certifi-native is active): certifi-native reads {variable} as the OS store, so it re-reads "
+                f"its own output and misses what the OS store gains later; unset {variable}"
+            )
+        elif certifi is not None and same_file(value, certifi[0]):
+            notes.append(
+                f"{variable} names certifi's own cacert.pem ({value}, certifi {certifi[1]}: Mozilla's set of that "
+                f"release): certifi-native reads {variable} as the OS store, so the roots your OS trusts are not "
+                f"in its bundle; unset {variable}, or point it at the OS store's file"
+            )
+    return notes
+
+
+def same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
 
 
-def _certifi() -> Optional[Tuple[str, str]]:
+def certifi_own() -> Optional[Tuple[str, str]]:
     """The installed certifi package's own bundle and version, if there is one
     (its own file: activation may point ``certifi.where()`` at ours)."""
     try:
@@ -177,7 +286,7 @@ def _certifi() -> Optional[Tuple[str, str]]:
         return path, str(getattr(certifi, "__version__", "unknown version"))
 
 
-def _verify(target: Target, bundle: Bundle, strict: bool, timeout: float) -> Optional[Failure]:
+def _verify(target: Target, bundle: Bundle, strict: bool, deadline: Deadline) -> Optional[Failure]:
     """None if ``bundle`` verifies the server (chain and host name), else why not."""
     if bundle.unreadable:
         return Failure("unreadable_bundle", None, bundle.unreadable)
@@ -190,7 +299,7 @@ def _verify(target: Target, bundle: Bundle, strict: bool, timeout: float) -> Opt
     else:
         context.verify_flags &= ~ssl.VERIFY_X509_STRICT
     try:
-        with handshake(target, context, timeout):
+        with handshake(target, context, deadline):
             return None
     except ssl.SSLCertVerificationError as err:
         return Failure(_kind(err.verify_code), err.verify_code, err.verify_message)
@@ -214,13 +323,13 @@ def _kind(code: int) -> str:
     return "other"
 
 
-def judge(target: Target, bundle: Bundle, timeout: float) -> Tuple[Optional[Failure], Optional[Failure]]:
+def judge(target: Target, bundle: Bundle, deadline: Deadline) -> Tuple[Optional[Failure], Optional[Failure]]:
     """(the failure with this Python's default flags, the rejection that
     VERIFY_X509_STRICT alone decides, on this Python or on 3.13+)."""
-    error = _verify(target, bundle, STRICT_BY_DEFAULT, timeout)
+    error = _verify(target, bundle, STRICT_BY_DEFAULT, deadline)
     if error is None and not STRICT_BY_DEFAULT:
-        return None, _verify(target, bundle, True, timeout)
+        return None, _verify(target, bundle, True, deadline)
     if error is not None and STRICT_BY_DEFAULT and error.code is not None:
-        if _verify(target, bundle, False, timeout) is None:
+        if _verify(target, bundle, False, deadline) is None:
             return error, error
     return error, None

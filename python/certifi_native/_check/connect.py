@@ -5,14 +5,34 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import http.client
+import select
 import socket
 import ssl
+import time
 import urllib.parse
 import urllib.request
 from typing import Any, Callable, List, Optional, Tuple
 
 from .report import CheckError
+
+
+class Deadline:
+    """The one deadline of a whole check (``--timeout``): every connection,
+    proxy answer and handshake waits at most until it, however the peer trickles."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self._end - time.monotonic()
+
+    def wait(self, sock: socket.socket, read: bool) -> None:
+        """Until ``sock`` is readable (or writable); ``socket.timeout`` past the deadline."""
+        left = self.left()
+        ready = left > 0 and select.select([sock] if read else [], [] if read else [sock], [], left)
+        if not ready or not (ready[0] or ready[1]):
+            raise socket.timeout(f"no answer within --timeout {self.seconds:g} s")
 
 
 @dataclasses.dataclass
@@ -25,6 +45,15 @@ class Target:
     @property
     def proxy_url(self) -> Optional[str]:
         return None if self.proxy is None else f"http://{self.proxy[0]}:{self.proxy[1]}"
+
+
+def _dns_name(host: str, what: str) -> None:
+    """Raises ``bad_url`` for a name no resolver takes (a label over 63 characters...)."""
+    try:
+        host.encode("idna")
+    except UnicodeError as err:
+        reason = str(err).rpartition("(UnicodeError: ")[2].rstrip(")") or str(err)
+        raise CheckError("bad_url", f"bad {what}: the host name {host!r} is not a valid DNS name ({reason})") from None
 
 
 def parse_target(url: str) -> Target:
@@ -43,6 +72,7 @@ def parse_target(url: str) -> Target:
     if port == 0:
         raise CheckError("bad_url", f"bad URL {url!r}: port 0")
     host = parts.hostname
+    _dns_name(host, f"URL {url!r}")
     return Target(url, host, 443 if port is None else port, _proxy_for(host))
 
 
@@ -52,13 +82,14 @@ def _proxy_for(host: str) -> Optional[Tuple[str, int, Optional[str]]]:
     # With a proxy variable set, proxy_bypass() reads no_proxy (not the OS settings).
     if not proxy or urllib.request.proxy_bypass(host):
         return None
-    parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
     try:
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
         port = parts.port or 80
     except ValueError as err:
         raise CheckError("bad_url", f"bad proxy URL {proxy!r}: {err}") from None
     if parts.scheme.lower() != "http" or not parts.hostname:
         raise CheckError("bad_url", f"bad proxy URL {proxy!r}: only http:// proxies are supported")
+    _dns_name(parts.hostname, f"proxy URL {proxy!r}")
     credentials = None
     if parts.username is not None:
         pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
@@ -76,58 +107,107 @@ def _connection_error(err: OSError, what: str) -> CheckError:
     return CheckError("unreachable", f"cannot reach {what}: {err.strerror or err}")
 
 
-def _open(target: Target, timeout: float) -> socket.socket:
+def _connect(host: str, port: int, deadline: Deadline) -> socket.socket:
+    left = deadline.left()
+    if left <= 0:
+        raise socket.timeout("no time left")
+    return socket.create_connection((host, port), left)
+
+
+def _open(target: Target, deadline: Deadline) -> socket.socket:
     """A TCP connection to the target, through the proxy's CONNECT tunnel if one is set."""
     if target.proxy is None:
         try:
-            return socket.create_connection((target.host, target.port), timeout)
+            return _connect(target.host, target.port, deadline)
         except OSError as err:
             raise _connection_error(err, f"{target.host} port {target.port}") from None
     proxy_host, proxy_port, credentials = target.proxy
     try:
-        sock = socket.create_connection((proxy_host, proxy_port), timeout)
+        sock = _connect(proxy_host, proxy_port, deadline)
     except OSError as err:
         raise _connection_error(err, f"the proxy {target.proxy_url}") from None
     try:
-        _tunnel(sock, target, credentials)
+        _tunnel(sock, target, credentials, deadline)
     except BaseException:
         sock.close()
         raise
     return sock
 
 
-def _tunnel(sock: socket.socket, target: Target, credentials: Optional[str]) -> None:
+# A CONNECT answer is a status line and a few headers; more is not a proxy talking.
+_MAX_PROXY_ANSWER = 64 * 1024
+
+
+def _tunnel(sock: socket.socket, target: Target, credentials: Optional[str], deadline: Deadline) -> None:
     host = target.host.encode("idna").decode("ascii")
     authority = f"[{host}]:{target.port}" if ":" in host else f"{host}:{target.port}"
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
     if credentials:
         lines.append(f"Proxy-Authorization: Basic {credentials}")
+    answer = b""
     try:
+        sock.settimeout(max(deadline.left(), 0.001))
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
-        # The proxy sends nothing after its answer until the TLS client speaks.
-        response = http.client.HTTPResponse(sock, method="CONNECT")
-        response.begin()
+        sock.setblocking(False)
+        # Read to the blank line, not a byte further: what follows is the server's TLS.
+        while b"\r\n\r\n" not in answer:
+            if len(answer) > _MAX_PROXY_ANSWER:
+                why = f"sent {len(answer)} bytes and no end of its answer"
+                raise CheckError("proxy_error", f"the proxy {target.proxy_url} {why}")
+            deadline.wait(sock, read=True)
+            byte = sock.recv(1)
+            if not byte:
+                raise ConnectionError("it closed the connection before answering")
+            answer += byte
     except socket.timeout:
         raise CheckError("timeout", f"timed out waiting for the proxy {target.proxy_url}") from None
-    except (OSError, http.client.HTTPException) as err:
-        raise CheckError("proxy_error", f"the proxy {target.proxy_url} failed: {err!r}") from None
-    if response.status != 200:
-        raise CheckError(
-            "proxy_error",
-            f"the proxy {target.proxy_url} refused CONNECT {authority}: {response.status} {response.reason}",
-        )
+    except OSError as err:
+        raise CheckError("proxy_error", f"the proxy {target.proxy_url} failed: {err}") from None
+    status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not version.startswith("HTTP/") or not code.isdigit():
+        why = f"not an HTTP answer: {status_line[:80]!r}"
+        raise CheckError("proxy_error", f"the proxy {target.proxy_url} failed: {why}")
+    if code != "200":
+        raise CheckError("proxy_error", f"the proxy {target.proxy_url} refused CONNECT {authority}: {code} {reason}")
 
 
-def handshake(target: Target, context: ssl.SSLContext, timeout: float) -> ssl.SSLSocket:
-    sock = _open(target, timeout)
+def handshake(target: Target, context: ssl.SSLContext, deadline: Deadline) -> ssl.SSLSocket:
+    """A TLS connection to the target, its handshake done before the deadline
+    (non-blocking: a server that trickles its bytes cannot stretch it)."""
+    sock = _open(target, deadline)
     try:
-        return context.wrap_socket(sock, server_hostname=target.host)
+        sock.setblocking(False)
+        tls = context.wrap_socket(sock, server_hostname=target.host, do_handshake_on_connect=False)
+        while True:
+            try:
+                tls.do_handshake()
+                return tls
+            except ssl.SSLWantReadError:
+                deadline.wait(tls, read=True)
+            except ssl.SSLWantWriteError:
+                deadline.wait(tls, read=False)
     except BaseException:
         sock.close()
         raise
 
 
-def capture(target: Target, timeout: float) -> Tuple[List[bytes], bool]:
+# OpenSSL's reasons when the peer does not speak TLS at all (an http:// port...).
+_NOT_TLS = {
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE",
+    "UNKNOWN_PROTOCOL",
+}
+
+
+def _not_tls(where: str, reason: object) -> CheckError:
+    return CheckError("not_tls", f"no TLS handshake with {where} ({reason}): is it an https port?")
+
+
+def capture(target: Target, deadline: Deadline) -> Tuple[List[bytes], bool]:
     """The certificates the server sends (DER, leaf first), verified or not,
     and whether that is the whole chain (False: only the leaf could be read)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -135,17 +215,25 @@ def capture(target: Target, timeout: float) -> Tuple[List[bytes], bool]:
     context.verify_mode = ssl.CERT_NONE
     where = f"{target.host} port {target.port}"
     try:
-        with handshake(target, context, timeout) as tls:
+        with handshake(target, context, deadline) as tls:
             return _sent_chain(tls)
     except CheckError:
         raise
     except socket.timeout:
         raise CheckError("timeout", f"timed out waiting for a TLS handshake from {where}") from None
-    except (ssl.SSLError, ConnectionError) as err:
-        reason = getattr(err, "reason", None) or err.strerror or err
-        raise CheckError(
-            "not_tls", f"no TLS handshake with {where} ({reason}): is it an https port?"
-        ) from None
+    except ssl.SSLError as err:
+        reason = getattr(err, "reason", None)
+        if reason == "EXCESSIVE_MESSAGE_SIZE":
+            raise CheckError(
+                "tls_error",
+                f"{where} speaks TLS but sends a handshake message larger than OpenSSL accepts "
+                "(a certificate chain over about 100 KB): the server's chain is far too large",
+            ) from None
+        if reason in _NOT_TLS or isinstance(err, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+            raise _not_tls(where, reason or err) from None
+        raise CheckError("tls_error", f"the TLS handshake with {where} failed: {reason or err}") from None
+    except ConnectionError as err:
+        raise _not_tls(where, err.strerror or err) from None
     except OSError as err:
         raise _connection_error(err, where) from None
 

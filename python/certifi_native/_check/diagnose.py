@@ -40,24 +40,60 @@ def _root_of(chain: List[Certificate], bundles: List[Bundle]) -> Optional[Certif
     return None
 
 
+def _certifi_advice() -> str:
+    """How to have certifi's callers use certifi-native's bundle here, which is
+    installed (this runs from it) but does not point certifi at its bundle."""
+    from .. import _activate
+
+    done = _activate.status()
+    if not done["ran"]:
+        return (
+            "certifi-native's start-up hook did not run in this interpreter (python -S, or an editable "
+            "install): install certifi-native from its wheel so it points certifi at its bundle, or pass "
+            "verify=certifi_native.where()"
+        )
+    return (
+        f"let certifi-native point certifi at its bundle: unset {_activate.AUTO} "
+        f"(it is {done['auto']!r} here), or pass verify=certifi_native.where()"
+    )
+
+
+_ADD_TO_STORE = (
+    "add it to the OS store (Debian/Ubuntu: copy it to /usr/local/share/ca-certificates/NAME.crt "
+    "and run update-ca-certificates)"
+)
+
+
 def _fix_for_missing(bundle: Bundle, found_in: List[str]) -> str:
     if bundle.name in ("certifi-native", "system"):
-        text = (
-            "add it to the OS store (Debian/Ubuntu: copy it to /usr/local/share/ca-certificates/NAME.crt "
-            "and run update-ca-certificates), or name its PEM file in CERTIFI_NATIVE_EXTRA_CA_CERTS"
-        )
+        text = _ADD_TO_STORE + ", or name its PEM file in CERTIFI_NATIVE_EXTRA_CA_CERTS"
         if bundle.name == "certifi-native" and "mozilla" in found_in:
             text += ", or set CERTIFI_NATIVE_MODE=merged to add Mozilla's set"
         return text
+    if bundle.name == "certifi" and not bundle.used_by:
+        return ""  # no client here reads certifi's own file: nothing to fix
     if bundle.name == "certifi" and "mozilla" in found_in:
-        return f"certifi {bundle.version} predates this root: upgrade certifi, or use certifi-native"
+        return f"certifi {bundle.version} predates this root: upgrade certifi, or " + _certifi_advice()
     if bundle.name == "certifi":
-        return (
-            "certifi holds only Mozilla's roots: use certifi-native (it reads the OS store), "
-            "or point REQUESTS_CA_BUNDLE at a bundle that holds this root"
-        )
+        return "certifi holds only Mozilla's roots: " + _certifi_advice()
     if bundle.name == "mozilla":
         return "Mozilla's set does not include it (a private or company CA): trust it through the OS store"
+    return _fix_variable(bundle, found_in)
+
+
+def _fix_variable(bundle: Bundle, found_in: List[str]) -> str:
+    if bundle.name == "openssl":
+        return _ADD_TO_STORE + ", or pass the client a context from certifi_native.ssl_context()"
+    if bundle.name not in BUNDLE_VARIABLES:
+        return f"add it to {bundle.path}"
+    if "certifi-native" in found_in:
+        then = (
+            "its activation then sets REQUESTS_CA_BUNDLE to it"
+            if bundle.name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+            else "httpx then uses certifi.where(), which certifi-native's activation points at it"
+        )
+        unset = f"unset {bundle.name}: certifi-native's bundle holds this root ({then})"
+        return f"{unset}; or add the root to {bundle.path}"
     return f"add it to {bundle.path}, or unset {bundle.name}"
 
 
@@ -218,35 +254,45 @@ def diagnose(
     chain_complete: bool,
     host: str,
 ) -> List[Diagnosis]:
-    """One diagnosis per (kind, severity, certificate), naming every bundle it hits."""
+    """One diagnosis per (kind, certificate, strict or not), naming every
+    bundle it hits; its severity is that of the bundles a client reads
+    ("note" when it hits none of them)."""
     bundles = [bundle for bundle, _, _ in results]
-    found: Dict[Tuple[str, str, str], Diagnosis] = {}
+    found: Dict[Tuple[str, bool, str], Diagnosis] = {}
+    # Per diagnosis: the fixes for bundles some client reads, and the others.
+    fixes: Dict[Tuple[str, bool, str], Tuple[List[str], List[str]]] = {}
     for bundle, error, strict_error in results:
         failure = error or strict_error
         if failure is None:
             continue
         finding = _finding(bundle, failure, strict_error, chain, chain_complete, bundles, host)
-        severity = "error" if error is not None else "warning"
         cert = finding.certificate
         subject = cert.subject if cert else finding.missing_subject
-        key = (finding.kind, severity, subject or finding.message)
+        key = (finding.kind, error is None, subject or finding.message)
+        for_read, for_others = fixes.setdefault(key, ([], []))
+        into = for_read if bundle.used_by else for_others
+        if finding.fix and finding.fix not in into:
+            into.append(finding.fix)
         if key in found:
             found[key].bundles.append(bundle.name)
-            if finding.fix not in found[key].fix:
-                found[key].fix.append(finding.fix)
             continue
         found[key] = Diagnosis(
             kind=finding.kind,
-            severity=severity,
+            severity="error" if error is not None else "warning",
             bundles=[bundle.name],
             subject=subject,
             sha256=cert.sha256 if cert else None,
             certificate=cert,
             found_in=finding.found_in,
             message=finding.message,
-            fix=[finding.fix],
+            fix=[],
         )
     labels = {bundle.name: bundle.label for bundle in bundles}
-    for diagnosis in found.values():
+    for key, diagnosis in found.items():
         diagnosis.message = diagnosis.message.replace("{bundles}", ", ".join(labels[n] for n in diagnosis.bundles))
-    return list(found.values())
+        for_read, for_others = fixes[key]
+        # The fixes that matter are those for what a client reads; a note keeps the others.
+        diagnosis.fix = for_read or for_others
+        if not for_read and not any(b.used_by for b in bundles if b.name in diagnosis.bundles):
+            diagnosis.severity = "note"
+    return sorted(found.values(), key=lambda d: d.severity == "note")
