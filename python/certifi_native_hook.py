@@ -9,10 +9,12 @@ still holds: see core/src/record.rs) and imports the package only for the rest
 (``certifi_native._activate`` decides those), or once ``certifi`` or ``ssl``
 is imported (``requests`` imports both).
 
-Start-up must never raise, never print and cost little: only ``os``, ``stat``
-and ``sys`` (which ``site`` has loaded), a few ``stat`` calls, nothing typing.
+Start-up must never raise, never print and cost little: only ``os``, ``stat``,
+``sys`` and ``_thread`` (which ``site`` and importlib have loaded), a few
+``stat`` calls, nothing typing.
 """
 
+import _thread
 import os
 import stat
 import sys
@@ -40,12 +42,16 @@ REQUESTS_SESSIONS = ("requests.sessions", "pip._vendor.requests.sessions")
 
 # What activation did in this interpreter (see _activate.status()); None until it ran.
 _done: "Optional[Dict[str, Any]]" = None
+# Taken, never released, by the one activate() call that runs.
+_CLAIM = _thread.allocate_lock()
 
 
 def activate() -> None:
     """The start-up hook. Never raises; what happened is in ``status()``."""
     global _done
-    if _done is not None:  # both hook files, or a second call: once is enough
+    # Both hook files, a second call, or another thread at once (no GIL on
+    # free-threaded builds): the first to take the claim runs, once.
+    if _done is not None or not _CLAIM.acquire(False):
         return
     auto = os.environ.get(AUTO, "")
     _done = {"ran": True, "auto": auto, "bundle_from": None, "error": None}

@@ -31,7 +31,10 @@ fn served_or_packaged(packaged: &Path, force: bool) -> Served {
     })
 }
 
-#[pymodule]
+// No GIL needed (free-threaded builds keep it off): the core's shared state is
+// behind its own locks (the memos in bundle.rs and hashed_dir.rs), taken only
+// while attached, never across `py.detach`.
+#[pymodule(gil_used = false)]
 #[pyo3(name = "_native")]
 mod native {
     use super::*;

@@ -21,6 +21,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import sysconfig
 import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -307,8 +308,8 @@ def probe(env: dict[str, str], store: Path | None = None, code: str = PROBE) -> 
 
 # --- fresh venvs from the built wheel ----------------------------------------
 
-# What the client tests install; downloaded once per session with the host's
-# environment (the only step that needs the registry), then installed offline.
+# What the client tests install; downloaded once into the wheelhouse with the
+# host's environment (the only step that needs the registry), then installed offline.
 WHEELHOUSE_PACKAGES = ["requests", "httpx", "urllib3", "aiohttp", "botocore", "certifi==2017.4.17", "pip"]
 
 
@@ -320,10 +321,56 @@ def built_wheel() -> Path:
     return Path(wheel)
 
 
+def wheelhouse_folder() -> Path:
+    """The wheelhouse of the running interpreter, kept between sessions: wheels
+    are specific to a Python version, implementation and platform, so one
+    folder each, under the ignored build area (``CERTIFI_NATIVE_WHEELHOUSE``
+    overrides it)."""
+    chosen = os.environ.get("CERTIFI_NATIVE_WHEELHOUSE")
+    if chosen:
+        return Path(chosen)
+    threads = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+    version = "%d.%d%s" % (sys.version_info[0], sys.version_info[1], threads)
+    tag = f"{sys.implementation.name}{version}-{sysconfig.get_platform()}"
+    return Path(__file__).resolve().parent.parent / "target" / "wheelhouse" / tag
+
+
+def fill_wheelhouse(folder: Path) -> str | None:
+    """Downloads ``WHEELHOUSE_PACKAGES`` and their dependencies into ``folder``
+    (with the host's pip settings) unless it already holds them; None when it
+    does, else why not (pip's last words)."""
+    marker, wanted = folder / "packages.json", sorted(WHEELHOUSE_PACKAGES)
+    if marker.is_file() and json.loads(marker.read_text()) == wanted:
+        return None
+    # Filled afresh beside it, then swapped in: one version of each package
+    # (tests glob for a file), and an interrupted fill is never taken as filled.
+    fresh = folder.with_name(folder.name + ".new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    argv = [sys.executable, "-m", "pip", "download", "-q", "-d", str(fresh), *wanted]
+    try:
+        proc = subprocess.run(argv, env=dict(os.environ), capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return "pip download took over 15 minutes"
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return f"pip download failed: {lines[-1] if lines else proc.returncode}"
+    (fresh / marker.name).write_text(json.dumps(wanted))
+    shutil.rmtree(folder, ignore_errors=True)
+    fresh.rename(folder)
+    return None
+
+
 @pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    run([sys.executable, "-m", "pip", "download", "-q", "-d", folder, *WHEELHOUSE_PACKAGES], dict(os.environ), timeout=600)
+def wheelhouse() -> Path:
+    """The real packages the client tests install (offline) into fresh venvs:
+    filled once (``bash scripts/dev wheelhouse``, or here on first use) and
+    reused; the tests that need it skip, saying why, when it cannot be filled
+    (no package registry, say)."""
+    folder = wheelhouse_folder()
+    why = fill_wheelhouse(folder)
+    if why is not None:
+        pytest.skip(f"no complete wheelhouse at {folder} ({why}); fill it once with the registry reachable: bash scripts/dev wheelhouse")
     return folder
 
 

@@ -141,15 +141,17 @@ def pyenv_python(version: str) -> Optional[Path]:
     return found[-1] if found else None
 
 
-def venv_with_wheel(folder: Path, python: str, *requirements: str) -> Path:
-    """A fresh venv with the built wheel (and ``requirements``); installs use the host env."""
+def venv_with_wheel(folder: Path, python: str, *requirements: str, wheelhouse: Path | None = None) -> Path:
+    """A fresh venv with the built wheel (and ``requirements``, from ``wheelhouse``
+    offline when given); installs use the host env."""
     wheel = os.environ.get("CERTIFI_NATIVE_WHEEL")
     if not wheel:
         pytest.skip("CERTIFI_NATIVE_WHEEL is not set (run through scripts/dev test)")
     subprocess.run([python, "-m", "venv", str(folder)], check=True)
     venv_python = folder / "bin" / "python"
     pip = [str(venv_python), "-m", "pip", "install", "-q", "--no-deps"]
-    subprocess.run([*pip, wheel, *requirements], check=True, env=os.environ.copy())
+    offline = ["--no-index", "--find-links", str(wheelhouse)] if wheelhouse is not None else []
+    subprocess.run([*pip, *offline, wheel, *requirements], check=True, env=os.environ.copy())
     return venv_python
 
 
@@ -175,8 +177,9 @@ def test_trusted_root_verifies_and_other_bundles_are_named(tmp_path: Path, env: 
 
 
 @pytest.fixture(scope="module")
-def stale_certifi_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return venv_with_wheel(tmp_path_factory.mktemp("stale") / "venv", sys.executable, "certifi==2017.4.17")
+def stale_certifi_venv(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    stale = tmp_path_factory.mktemp("stale") / "venv"
+    return venv_with_wheel(stale, sys.executable, "certifi==2017.4.17", wheelhouse=wheelhouse)
 
 
 def test_root_only_in_the_os_store_not_in_stale_certifi(

@@ -459,8 +459,12 @@ fn utc_text(unix: u64) -> String {
         .map_or_else(|_| format!("{unix} s after 1970"), |t| t.to_string())
 }
 
-/// The last answer of `where()` in this process. Held only with the GIL held
-/// and never across a call that releases it, so a `fork()` cannot copy it locked.
+/// The last answer of `where()` in this process. Locked for the whole of a
+/// `where()`, so concurrent callers (free-threaded Python has no GIL to
+/// serialise them) wait and then reuse one answer. Locked only by a thread
+/// attached to the interpreter, never across `py.detach`: Python's `fork()`
+/// holds the GIL, or on free-threaded builds stops every attached thread at a
+/// safe point first, so a child process cannot inherit it locked.
 struct Memo {
     settings: Settings,
     path: PathBuf,

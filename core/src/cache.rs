@@ -6,6 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::registry;
@@ -321,7 +322,7 @@ const TEMP_SUFFIX: &str = ".tmp";
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
 /// Whether `name` has the shape `temp_sibling` gives temp files and folders:
-/// `.{target}.{pid}.{nanos}.tmp`.
+/// `.{target}.{pid}.{sequence}{nanos}.tmp`.
 fn is_temp_name(name: &str) -> bool {
     let Some(stem) = name
         .strip_prefix('.')
@@ -360,14 +361,21 @@ pub fn remove_stale_temps(dir: &Path, now: SystemTime) {
 }
 
 /// A name beside `target`, hidden and unique to this process and moment,
-/// for building something that is then renamed into place.
+/// for building something that is then renamed into place. The sequence
+/// number keeps two threads of one process (free-threaded Python runs them at
+/// once) apart within the same nanosecond.
 pub fn temp_sibling(target: &Path) -> PathBuf {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let dir = target.parent().unwrap_or(Path::new("."));
     let name = target.file_name().unwrap_or_default().to_string_lossy();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    dir.join(format!(".{name}.{}.{nanos}{TEMP_SUFFIX}", process::id()))
+    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(
+        ".{name}.{}.{sequence}{nanos:09}{TEMP_SUFFIX}",
+        process::id()
+    ))
 }
 
 /// A new file at `path`, mode `FILE_MODE` whatever the umask (a bundle in a
@@ -616,6 +624,24 @@ mod tests {
         write_atomic(&private.join("f"), b"x").unwrap();
         assert_eq!(mode(&private.join("f")), FILE_MODE);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temp_names_differ_between_threads_and_keep_their_shape() {
+        let target = Path::new("/nowhere/cacert.pem");
+        let names: Vec<PathBuf> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| (0..500).map(|_| temp_sibling(target)).collect::<Vec<_>>()))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        let distinct: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        let name = names[0].file_name().unwrap().to_str().unwrap();
+        assert!(is_temp_name(name), "{name}");
     }
 
     #[test]

@@ -32,7 +32,8 @@ fn stamp_for(bundle: &Path) -> PathBuf {
 
 /// The last folder served in this process, for the bundle as it was then
 /// (`cache::file_fingerprint`, as the bundle's own memo checks it).
-/// Held only with the GIL held, like the bundle's memo.
+/// Locked for the whole of a `capath()` and only by an attached thread, like
+/// the bundle's memo (see bundle.rs), so `fork()` never copies it locked.
 struct Memo {
     bundle: PathBuf,
     bundle_fingerprint: String,
