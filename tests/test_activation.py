@@ -287,29 +287,9 @@ def test_a_start_with_a_record_hit_stays_lean(venv: Path, env: dict[str, str]) -
     assert started(venv, env)["status"]["bundle_from"] == "start-up record"
 
 
-OTHER_USER = "certifi-native-other"
-
-
-@pytest.fixture(scope="session")
-def other_uid() -> int:
-    """A second, real user (created once, idempotently), for cross-user cases."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("needs root, to create a second user and hand it a folder")
-    import pwd
-
-    try:
-        return pwd.getpwnam(OTHER_USER).pw_uid
-    except KeyError:
-        useradd = shutil.which("useradd")
-        if useradd is None:
-            pytest.skip("useradd is not installed")
-        subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER], check=True)
-        return pwd.getpwnam(OTHER_USER).pw_uid
-
-
 @pytest.mark.parametrize("marked", [True, False], ids=["inherited-from-activation", "exported"])
 def test_an_inherited_bundle_in_a_folder_another_user_made_again_is_replaced(
-    venv: Path, env: dict[str, str], other_uid: int, marked: bool
+    venv: Path, env: dict[str, str], second_user: tuple[int, int], marked: bool
 ) -> None:
     """A temp cleaner removed $TMPDIR/certifi-native-UID, and another user made
     it again with a bundle-named file of theirs: it is not kept (issue 14, item 8)."""
@@ -317,8 +297,9 @@ def test_an_inherited_bundle_in_a_folder_another_user_made_again_is_replaced(
     folder.mkdir(mode=0o755)
     planted = folder / "cacert-system-0123456789abcdef.pem"
     planted.write_text("# their CA would be here\n")
-    os.chown(planted, other_uid, other_uid)
-    os.chown(folder, other_uid, other_uid)
+    other_uid, other_gid = second_user
+    os.chown(planted, other_uid, other_gid)
+    os.chown(folder, other_uid, other_gid)
     inherited = {**env, "REQUESTS_CA_BUNDLE": str(planted)}
     if marked:
         inherited["CERTIFI_NATIVE_SET_REQUESTS_CA_BUNDLE"] = str(planted)
