@@ -424,6 +424,25 @@ def as_user(user: tuple[int, int], argv: Sequence[str | os.PathLike[str]]) -> li
     return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *argv]
 
 
+_USER_PYTHON_PROBLEMS: dict[tuple[int, int, str], str] = {}
+
+
+def require_user_python(user: tuple[int, int], python: str = sys.executable) -> None:
+    """Skips the test when ``user`` cannot run ``python`` with the wheel: an
+    interpreter under root's private home (pyenv's in /root, mode 0700) whose
+    shared libpython that user's loader cannot reach (CPython 3.9 here)."""
+    key = (*user, python)
+    if key not in _USER_PYTHON_PROBLEMS:
+        proc = subprocess.run(
+            [str(a) for a in as_user(user, [python, "-c", "import certifi_native"])],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd="/", capture_output=True, text=True,
+        )
+        lines = proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"]
+        _USER_PYTHON_PROBLEMS[key] = "" if proc.returncode == 0 else lines[-1]
+    if _USER_PYTHON_PROBLEMS[key]:
+        pytest.skip(f"the second user cannot run {python}: {_USER_PYTHON_PROBLEMS[key]}")
+
+
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
     """A fresh folder (root's, mode 0755) that other users can reach, unlike

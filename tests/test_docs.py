@@ -243,6 +243,9 @@ def test_doc_example_runs_as_shown(example: Example, tmp_path: Path) -> None:
     command = example.command.split(" #", 1)[0].strip()
     if URL.search(command) and example.scenario is None:
         pytest.fail(f"{example.where}: {command!r} needs a server: add <!-- docs-check: scenario NAME --> above its block")
+    if example.scenario is not None and sys.version_info < (3, 10):
+        # The docs show what check says with the whole chain (test_check.py skips the same cases).
+        pytest.skip(f"{example.where}: Python 3.9 cannot capture the chain a server sends")
     scenario = SCENARIOS[example.scenario] if example.scenario else no_server
     script = Path(sys.executable).parent / "certifi-native"
     with scenario(tmp_path) as (url, extra):

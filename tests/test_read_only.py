@@ -17,6 +17,7 @@ import pytest
 import trustme
 from conftest import (
     as_user,
+    require_user_python,
     bundle_ders,
     clean_env,
     der_of,
@@ -60,6 +61,8 @@ def client(
     setup: str, env: dict[str, str], url: str, user: tuple[int, int] | None = None, *more: str
 ) -> dict[str, Any]:
     argv: list[Any] = [sys.executable, "-c", CLIENT, url, *more]
+    if user:
+        require_user_python(user)
     proc = run_namespaced(setup, as_user(user, argv) if user else argv, env)
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
