@@ -38,6 +38,22 @@ pub struct Report {
     pub total: usize,
 }
 
+impl Report {
+    /// Nothing gathered yet for `settings` (with the note on an unknown mode).
+    fn empty(settings: &Settings) -> Report {
+        Report {
+            mode_requested: settings.mode_requested.clone(),
+            mode: settings.mode,
+            mozilla_fallback: false,
+            sources: Vec::new(),
+            dropped: Vec::new(),
+            problems: Vec::new(),
+            notes: settings.mode_note().into_iter().collect(),
+            total: 0,
+        }
+    }
+}
+
 /// The roots for `settings`, in a stable order: OS store, Mozilla, extras,
 /// then the certificates appended to bundles of the cache `folder`.
 pub fn assemble(
@@ -45,16 +61,7 @@ pub fn assemble(
     now: SystemTime,
     folder: Option<&Path>,
 ) -> (Vec<Root>, Report) {
-    let mut report = Report {
-        mode_requested: settings.mode_requested.clone(),
-        mode: settings.mode,
-        mozilla_fallback: false,
-        sources: Vec::new(),
-        dropped: Vec::new(),
-        problems: Vec::new(),
-        notes: settings.mode_note().into_iter().collect(),
-        total: 0,
-    };
+    let mut report = Report::empty(settings);
     let os = match settings.mode {
         Mode::Mozilla => OsStore::default(),
         _ => roots::os_store(settings),
@@ -540,16 +547,8 @@ pub fn served_report(served: &mut Served, settings: &Settings) -> Report {
         Origin::OsFile => Source::System,
         _ => Source::Mozilla,
     };
-    let mut report = Report {
-        mode_requested: settings.mode_requested.clone(),
-        mode: settings.mode,
-        mozilla_fallback: false,
-        sources: Vec::new(),
-        dropped: Vec::new(),
-        problems: Vec::new(),
-        notes: settings.mode_note().into_iter().chain(note).collect(),
-        total: 0,
-    };
+    let mut report = Report::empty(settings);
+    report.notes.extend(note);
     for source in file_sources(&text, &default_source) {
         match report.sources.iter_mut().find(|s| s.source == source) {
             Some(counts) => {
