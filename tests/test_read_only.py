@@ -50,7 +50,9 @@ print(json.dumps(seen))
 
 def read_only(*folders: Path | str) -> str:
     """Shell commands (for run_namespaced) that make each folder read-only."""
-    return " && ".join(f"mount --bind {f} {f} && mount -o remount,bind,ro {f}" for f in folders)
+    # --rbind keeps what is mounted below (a checkout bound into a chroot's /tmp):
+    # only the folder itself turns read-only.
+    return " && ".join(f"mount --rbind {f} {f} && mount -o remount,bind,ro {f}" for f in folders)
 
 
 def bind_store(store: Path) -> str:
