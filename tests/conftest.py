@@ -77,6 +77,11 @@ def run_py(code: str, env: dict[str, str], python: str = sys.executable, **kwarg
     return run([python, "-c", code], env, **kwargs)
 
 
+def site_packages(python: str | os.PathLike[str], env: dict[str, str]) -> Path:
+    """The site-packages folder of ``python`` (lib/python3.X or lib/pypy3.X in a venv)."""
+    return Path(run_py("import sysconfig; print(sysconfig.get_paths()['platlib'])", env, str(python)).stdout.strip())
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
-from conftest import built_wheel, clean_env, make_venv, run, run_py, venv_python
+from conftest import built_wheel, clean_env, make_venv, run, run_py, site_packages, venv_python
 
 HOOK = "certifi_native_activate"
 
@@ -98,7 +98,7 @@ print(a.status()["certifi"])
 
 
 def test_certifi_imported_before_the_hook_is_pointed_at_once(venv: Path, env: dict[str, str], tmp_path: Path) -> None:
-    site = Path(run_py("import sysconfig; print(sysconfig.get_paths()['purelib'])", env, str(venv)).stdout.strip())
+    site = site_packages(venv, env)
     early = site / "aaa_imports_certifi.pth"  # sorts, and so runs, before ours
     early.write_text("import certifi\n")
     try:
@@ -216,7 +216,7 @@ def test_info_tells_what_activation_did(venv: Path, env: dict[str, str]) -> None
 
 
 def test_python_dash_s_skips_the_hook(venv: Path, env: dict[str, str]) -> None:
-    site = run_py("import sysconfig; print(sysconfig.get_paths()['purelib'])", env, str(venv)).stdout.strip()
+    site = str(site_packages(venv, env))
     code = (
         f"import sys; sys.path.append({site!r}); import os, certifi_native; "
         "print(os.environ.get('REQUESTS_CA_BUNDLE')); print(certifi_native.info()['activation']['ran'])"
@@ -232,7 +232,7 @@ def broken(tmp_path: Path, wheelhouse: Path) -> Iterator[Path]:
 
 @pytest.mark.parametrize("damage", ["missing", "garbage"])
 def test_a_broken_install_still_lets_python_start_silently(broken: Path, home: Path, damage: str) -> None:
-    site = Path(run_py("import sysconfig; print(sysconfig.get_paths()['platlib'])", clean_env(home), str(broken)).stdout.strip())
+    site = site_packages(broken, clean_env(home))
     (native,) = [p for p in (site / "certifi_native").glob("_native*") if p.suffix in (".so", ".pyd")]
     if damage == "missing":
         native.unlink()

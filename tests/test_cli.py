@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import built_wheel, run
+from conftest import built_wheel, run, site_packages
 
 CLI = [sys.executable, "-m", "certifi_native"]
 
@@ -98,7 +98,7 @@ def test_info_without_the_native_module_says_what_is_wrong(tmp_path: Path, env: 
     python = venv / "bin" / "python"
     pip: list[str | os.PathLike[str]] = [sys.executable, "-m", "pip", "--isolated", "--python", python, "install", "-q", "--no-deps"]
     run([*pip, built_wheel()], dict(os.environ), timeout=600)
-    (site,) = (venv / "lib").glob("python3*/site-packages")
+    site = site_packages(python, env)
     (native,) = (site / "certifi_native").glob("_native*.so")
     native.unlink()
     text = run([venv / "bin" / "certifi-native", "info"], env, check=False)

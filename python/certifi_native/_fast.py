@@ -13,8 +13,8 @@ demand. Installed by the start-up hook once ``ssl`` is imported; off with
 built (a read-only cache, the packaged file), or anything is in doubt, the file
 loads as before.
 
-``load_verify_locations``, ``get_ca_certs`` and ``cert_store_stats`` are C
-methods of ``_ssl._SSLContext``; ``ssl.SSLContext`` is the Python subclass
+``load_verify_locations``, ``get_ca_certs`` and ``cert_store_stats`` are
+methods of ``_ssl._SSLContext`` (C on CPython, cffi on PyPy); ``ssl.SSLContext`` is the Python subclass
 everyone instantiates (``ssl.create_default_context``, urllib3's
 ``create_urllib3_context``, httpx, aiohttp, truststore's inner context), so
 the redirect is three attributes set on that class.
@@ -22,7 +22,6 @@ the redirect is three attributes set on that class.
 
 import os
 
-import _ssl
 import certifi_native_hook as _hook
 
 TYPE_CHECKING = False
@@ -39,7 +38,9 @@ _SERVED = "_certifi_native_served"
 # Our bundles' first line (core/src/pem.rs): a cheap test before comparing a cadata.
 _BUNDLE_HEAD = "# certifi-native "
 
-# ssl.SSLContext's own methods, kept when the redirect is installed.
+# ssl.SSLContext and PROTOCOL_TLS_CLIENT (for scratch contexts), and the
+# class's own methods, kept when the redirect is installed.
+_scratch_kind: "Tuple[Any, Any]"
 _load: "Callable[..., None]"
 _ca_certs: "Callable[..., List[Any]]"
 _stats: "Callable[[Any], Dict[str, int]]"
@@ -52,7 +53,7 @@ def enabled() -> bool:
 def install(ssl_module: "ModuleType") -> None:
     """Puts the redirect on ``ssl_module.SSLContext``, once. Never raises;
     what happened is in activation's status (``fast``)."""
-    global _load, _ca_certs, _stats
+    global _scratch_kind, _load, _ca_certs, _stats
     try:
         if not enabled():
             _say(f"off: {FAST}={os.environ.get(FAST)}")
@@ -61,6 +62,7 @@ def install(ssl_module: "ModuleType") -> None:
         if context.__dict__.get("load_verify_locations") is _load_verify_locations:
             return
         _load, _ca_certs, _stats = context.load_verify_locations, context.get_ca_certs, context.cert_store_stats
+        _scratch_kind = (context, ssl_module.PROTOCOL_TLS_CLIENT)
         context.load_verify_locations = _load_verify_locations
         context.get_ca_certs = _get_ca_certs
         context.cert_store_stats = _cert_store_stats
@@ -190,7 +192,9 @@ def _as_if_loaded(context: "Any") -> "Optional[Any]":
 
 
 def _replayed(loads: "Loads") -> "Any":
-    scratch = _ssl._SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    # ssl.SSLContext, not _ssl._SSLContext: PyPy's cannot be made directly.
+    kind, protocol = _scratch_kind
+    scratch = kind(protocol)
     for cafile, cadata in loads:
         _load(scratch, cafile, None, cadata)
     return scratch

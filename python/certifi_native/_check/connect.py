@@ -177,6 +177,7 @@ def handshake(target: Target, context: ssl.SSLContext, deadline: Deadline) -> ss
     """A TLS connection to the target, its handshake done before the deadline
     (non-blocking: a server that trickles its bytes cannot stretch it)."""
     sock = _open(target, deadline)
+    tls: Optional[ssl.SSLSocket] = None
     try:
         sock.setblocking(False)
         tls = context.wrap_socket(sock, server_hostname=target.host, do_handshake_on_connect=False)
@@ -189,7 +190,10 @@ def handshake(target: Target, context: ssl.SSLContext, deadline: Deadline) -> ss
             except ssl.SSLWantWriteError:
                 deadline.wait(tls, read=False)
     except BaseException:
-        sock.close()
+        # The TLS socket owns the connection once made (wrap_socket detaches
+        # sock): closed now, not when collected (PyPy collects late, and the
+        # server would wait on a half-open handshake).
+        (sock if tls is None else tls).close()
         raise
 
 
