@@ -125,6 +125,44 @@ except Exception:
 """
 
 
+STATUS = "import certifi, json, certifi_native._activate as a; print(json.dumps(a.status()))"
+
+
+@pytest.mark.parametrize("how", ["before-install", "hook-before-ours", "changed-inside"])
+def test_a_ca_appended_to_certifis_own_file_is_carried(
+    venv: Path, env: dict[str, str], server: str, ca: trustme.CA, tmp_path: Path, how: str
+) -> None:
+    """certifi's own cacert.pem, appended to before certifi-native came, or by
+    a hook that runs before ours (named to sort first; on 3.15+ any .pth
+    import line runs before our .start). A file changed inside is left alone."""
+    site = site_packages(venv, env)
+    own = site / "certifi" / "cacert.pem"
+    installed = own.read_bytes()
+    ca_pem = tmp_path / "ca.pem"
+    ca_pem.write_bytes(ca.cert_pem.bytes().replace(b"\n", b"\r\n"))
+    if how == "before-install":
+        own.write_bytes(installed + b"\n" + ca_pem.read_bytes())
+    elif how == "changed-inside":
+        own.write_bytes(installed.replace(b"# Issuer", b"# issuer", 1) + b"\n" + ca_pem.read_bytes())
+    else:
+        code = HOOK_CODE.format(ca=str(ca_pem), log=str(tmp_path / "appends.log"))
+        (site / "aaa_appends_its_ca.pth").write_text(APPENDING_HOOK.format(code=code))
+    outcomes = [get(venv, env, server) for _ in range(3)]  # the first start carries; the others find it kept
+    status = json.loads(run_py(STATUS, env, str(venv)).stdout)
+    bundle = Path(report(venv, env)["where"])
+    if how == "changed-inside":
+        assert all(o.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in o.stderr for o in outcomes)
+        assert "certifi_appended" not in status
+        return
+    assert [o.stdout for o in outcomes] == ["200\n"] * 3, outcomes[0].stderr
+    assert status["certifi_appended"].startswith("1 certificate(s) appended to certifi's cacert.pem carried into")
+    assert status["certifi_appended"].endswith("(0 appended now; info() tells what was kept)")
+    assert pem_ders(bundle.read_bytes()).count(pem_ders(ca.cert_pem.bytes())[0]) == 1
+    seen = report(venv, env)
+    assert [s["kept"] for s in seen["info"]["sources"] if s["name"] == "appended"] == [1]
+    assert openssl_roots(bundle) == seen["info"]["roots"]
+
+
 @pytest.mark.parametrize("line_end", [b"\n", b"\r\n"], ids=["lf", "crlf"])
 def test_a_hook_that_appends_when_missing_does_not_rebuild_at_every_start(
     venv: Path, env: dict[str, str], ca: trustme.CA, tmp_path: Path, line_end: bytes

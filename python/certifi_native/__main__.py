@@ -90,6 +90,7 @@ def _activation(done: Dict[str, Any]) -> List[str]:
 _ACTIVATION_PARTS = (
     ("requests_ca_bundle", "REQUESTS_CA_BUNDLE"),
     ("certifi", "certifi"),
+    ("certifi_appended", "certifi's cacert.pem"),
     ("session_verify", "requests"),
 )
 

@@ -173,7 +173,9 @@ def _startup_where() -> str:
 
 
 def _point_certifi(module: "ModuleType") -> None:
-    """Makes certifi's ``where()`` and ``contents()`` ours."""
+    """Makes certifi's ``where()`` and ``contents()`` ours, carrying what was
+    appended to certifi's own file (``_certifi_appended``)."""
+    done = _hook._done if _hook._done is not None else {}
     try:
         from . import contents, where
 
@@ -181,9 +183,16 @@ def _point_certifi(module: "ModuleType") -> None:
             if target is not None:
                 target.where = where  # type: ignore[attr-defined]
                 target.contents = contents  # type: ignore[attr-defined]
-        done = _hook._done if _hook._done is not None else {}
         version = getattr(module, "__version__", "?")
         done["certifi"] = f"pointed at certifi-native: certifi {version} at {getattr(module, '__file__', '?')}"
     except Exception as error:
-        if _hook._done is not None:
-            _hook._done["certifi"] = f"not pointed: {type(error).__name__}: {error}"
+        done["certifi"] = f"not pointed: {type(error).__name__}: {error}"
+        return
+    try:
+        from . import _PACKAGED, _certifi_appended
+
+        carried = _certifi_appended.carry(module, where(), _PACKAGED)
+    except Exception as error:
+        carried = f"what was appended to certifi's cacert.pem could not be carried: {type(error).__name__}: {error}"
+    if carried is not None:
+        done["certifi_appended"] = carried
