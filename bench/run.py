@@ -33,6 +33,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402  (the tests' scrubbed env, private OS store and HTTPS server)
+from startup_hooks import callgrind_instructions, write_floor  # noqa: E402  (bench/ is on sys.path)
 
 WORKER = BENCH / "worker.py"
 PROGRESS: List[Path] = []  # phase two's log, readable while its output is captured
@@ -272,12 +273,6 @@ def pyenv_python(version: str) -> Optional[str]:
     return str(found[-1]) if found else None
 
 
-# The floor for any hook of this shape: a .pth line that imports one module
-# doing nothing (what every start pays before the hook's own work).
-FLOOR_PTH = "import certifi_native_floor; certifi_native_floor.activate()\n"
-FLOOR_MODULE = "def activate():\n    pass\n"
-
-
 def set_up_instructions(venvs: Path, wheel: str, quick: bool) -> Dict[str, Dict[str, str]]:
     """Per Python: a bare venv, the floor's and one with the wheel alone, all
     without pip like the bench's other venvs; the wheel is installed by that
@@ -307,22 +302,10 @@ def set_up_instructions(venvs: Path, wheel: str, quick: bool) -> Dict[str, Dict[
             if "na" in out[version]:
                 break
             if kind == "floor":
-                (site / "certifi_native_floor.pth").write_text(FLOOR_PTH)
-                (site / "certifi_native_floor.py").write_text(FLOOR_MODULE)
-                subprocess.run([str(folder / "bin" / "python"), "-m", "compileall", "-q", str(site / "certifi_native_floor.py")])
+                write_floor(folder / "bin" / "python", site, "pth")
             if kind != "pip":
                 made[kind] = str(folder / "bin" / "python")
     return out
-
-
-def callgrind_instructions(argv: List[str], env: Dict[str, str]) -> Optional[int]:
-    """Instructions ``argv`` executes (valgrind --tool=callgrind), None if it cannot say."""
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    found = [line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if "Collected :" in line]
-    return int(found[-1]) if done.returncode == 0 and found else None
 
 
 # --- measuring (inside the private mount namespace) ---------------------------

@@ -1,6 +1,6 @@
-"""certifi-native's start-up hook, run at every interpreter start by the files
-the wheel puts at the site-packages root (``certifi_native_activate.pth``, and
-``certifi_native_activate.start`` for Python 3.15+, PEP 829).
+"""certifi-native's start-up hook, run at every interpreter start by the
+import line of ``certifi_native_activate.pth``, which the wheel puts at the
+site-packages root (no PEP 829 ``.start`` file: docs/activation.md says why).
 
 A module of its own, outside the package, so that a normal start imports this
 one small module and nothing else: no package, no ``ssl``, no native module.

@@ -11,8 +11,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import sys
-
 import pytest
 import trustme
 from conftest import built_wheel, make_venv, openssl_roots, pem_ders, run, run_py, site_packages
@@ -94,18 +92,7 @@ def test_other_changes_are_repaired_and_reported(venv: Path, env: dict[str, str]
 
 # A start-up hook as TLS-inspection tools install it: after ours (the name
 # sorts later), it appends its CA to certifi.where() when the file's end lacks it.
-# Up to 3.14 a .pth import line; from 3.15 a .start entry point (PEP 829), since
-# 3.15 runs every .pth import line before any .start entry point, ours included.
 APPENDING_HOOK = """import os; exec({code!r})\n"""
-APPENDING_START = """import os\ndef run():\n    exec({code!r})\n"""
-
-
-def install_appending_hook(site: Path, code: str) -> None:
-    if sys.version_info >= (3, 15):
-        (site / "zzz_appends_its_ca.py").write_text(APPENDING_START.format(code=code))
-        (site / "zzz_appends_its_ca.start").write_text("zzz_appends_its_ca:run\n")
-    else:
-        (site / "zzz_appends_its_ca.pth").write_text(APPENDING_HOOK.format(code=code))
 HOOK_CODE = """
 try:
     import certifi
@@ -133,8 +120,8 @@ def test_a_ca_appended_to_certifis_own_file_is_carried(
     venv: Path, env: dict[str, str], server: str, ca: trustme.CA, tmp_path: Path, how: str
 ) -> None:
     """certifi's own cacert.pem, appended to before certifi-native came, or by
-    a hook that runs before ours (named to sort first; on 3.15+ any .pth
-    import line runs before our .start). A file changed inside is left alone."""
+    a hook that runs before ours (its name sorts first). A file changed inside
+    is left alone."""
     site = site_packages(venv, env)
     own = site / "certifi" / "cacert.pem"
     installed = own.read_bytes()
@@ -174,7 +161,7 @@ def test_a_hook_that_appends_when_missing_does_not_rebuild_at_every_start(
     log = tmp_path / "appends.log"
     site = site_packages(venv, env)
     code = HOOK_CODE.format(ca=str(ca_pem), log=str(log))
-    install_appending_hook(site, code)
+    (site / "zzz_appends_its_ca.pth").write_text(APPENDING_HOOK.format(code=code))
     bundle = Path(report(venv, env)["where"])  # start 1: built, then the hook appends
     assert log.read_text() == "appended\n"
     built = os.stat(bundle).st_ino

@@ -61,11 +61,10 @@ def status() -> "Dict[str, Any]":
     """For ``info()``: whether activation ran in this interpreter, what it set,
     what it left alone, and why."""
     if _hook._done is None:
-        return {
-            "ran": False,
-            "why": "the start-up hook did not run in this interpreter "
-            "(python -S, an editable install, or the hook file is missing)",
-        }
+        why = "the start-up hook did not run in this interpreter (python -S, an editable install, or the hook file is missing)"
+        if sys.version_info >= (3, 18):  # PEP 829: .pth import lines are ignored from 3.18
+            why += "; Python 3.18+ ignores .pth import lines and this release has no .start file: upgrade certifi-native"
+        return {"ran": False, "why": why}
     return dict(_hook._done)
 
 

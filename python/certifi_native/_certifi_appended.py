@@ -2,9 +2,8 @@
 
 Before certifi-native was installed, the TLS-inspection recipe
 ``cat corp-root.pem >> "$(python -m certifi)"`` appended to certifi's file;
-a start-up hook that runs before ours (one whose name sorts first, or on
-Python 3.15+ any ``.pth`` import line, which runs before every ``.start``
-entry point) appends there too. Pointing certifi at our bundle would drop
+a start-up hook that runs before ours (a ``.pth`` file whose name sorts
+first) appends there too. Pointing certifi at our bundle would drop
 those CAs. So when certifi is pointed, the text after certifi's file as
 installed (its size and SHA-256 in certifi's RECORD) is appended to the
 bundle we serve, the way the recipe appends: the core then keeps what passes

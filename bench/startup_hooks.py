@@ -1,0 +1,119 @@
+"""Start-up instructions per kind of start-up hook file, on the Python running this.
+
+    python3.15 bench/startup_hooks.py --wheel dist/certifi_native-....whl
+
+``python -c pass`` in: a bare venv; a venv whose ``.pth`` imports one empty
+module (the floor of an import-line hook); one whose ``.start`` (PEP 829,
+Python 3.15+) names one empty function (the floor of an entry-point hook);
+the wheel's venv as shipped; and the wheel's venv without its ``.start``
+(the ``.pth`` import line then runs, as before 3.15). Counted by
+``valgrind --tool=callgrind`` (hash seed 0, one warm-up start each, which
+also leaves the start-up record). Standard library only, so any interpreter
+can run it (CPython 3.14 and 3.15 come from the Debian chroot:
+``bash scripts/chroot run python3.15 bench/startup_hooks.py --wheel ...``);
+``run.py`` uses its helpers for the start-up table of every full run.
+Writes ``bench/results/startup-hooks-<version>.json`` and prints a table.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+BENCH = Path(__file__).resolve().parent
+
+# The floor for any hook of this shape: a .pth line that imports one module
+# doing nothing (what every start pays before the hook's own work).
+FLOOR_PTH = "import certifi_native_floor; certifi_native_floor.activate()\n"
+FLOOR_START = "certifi_native_floor:activate\n"
+FLOOR_MODULE = "def activate():\n    pass\n"
+KINDS = {
+    "bare": "bare venv",
+    "floor-pth": "floor: a `.pth` importing one empty module",
+    "floor-start": "floor: a `.start` naming one empty function",
+    "cn": "certifi-native as shipped",
+    "cn-pth": "certifi-native, its `.start` removed",
+}
+
+
+def callgrind_instructions(argv: List[str], env: Dict[str, str]) -> Optional[int]:
+    """Instructions ``argv`` executes (valgrind --tool=callgrind), None if it cannot say."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    found = [line.rsplit(":", 1)[1].strip() for line in done.stderr.splitlines() if "Collected :" in line]
+    return int(found[-1]) if done.returncode == 0 and found else None
+
+
+def write_floor(python: Path, site: Path, kind: str) -> None:
+    """The empty hook module, compiled by ``python``, and the file that runs
+    it (``kind``: pth or start)."""
+    (site / "certifi_native_floor.py").write_text(FLOOR_MODULE)
+    (site / f"certifi_native_floor.{kind}").write_text(FLOOR_PTH if kind == "pth" else FLOOR_START)
+    subprocess.run([str(python), "-m", "compileall", "-q", str(site / "certifi_native_floor.py")], check=True)
+
+
+def site_packages(python: Path) -> Path:
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return Path(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+
+
+def make_venvs(work: Path, wheel: str) -> Dict[str, Path]:
+    """Without pip, like run.py's; the wheel goes in with a helper venv's pip."""
+    installer = work / "pip" / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", str(installer.parent.parent)], check=True)
+    pythons = {}
+    for kind in KINDS:
+        folder = work / kind
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+        pythons[kind] = python = folder / "bin" / "python"
+        site = site_packages(python)
+        if kind.startswith("floor-"):
+            write_floor(python, site, kind.split("-", 1)[1])
+        elif kind.startswith("cn"):
+            pip = [str(installer), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), wheel]
+            subprocess.run(pip, check=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+            if kind == "cn-pth":
+                (site / "certifi_native_activate.start").unlink()
+    return pythons
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--wheel", required=True, help="the certifi-native wheel this Python takes")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed", file=sys.stderr)
+        return 1
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    with tempfile.TemporaryDirectory(prefix="startup-hooks-") as scratch:
+        work = Path(scratch)
+        pythons = make_venvs(work, args.wheel)
+        home = work / "home"
+        home.mkdir()
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+        counts: Dict[str, Optional[int]] = {}
+        for kind, python in pythons.items():
+            subprocess.run([str(python), "-c", "pass"], env=env, check=True)  # the record, warm caches
+            counts[kind] = callgrind_instructions([str(python), "-c", "pass"], env)
+    bare = counts["bare"]
+    print(f"Python {sys.version.split()[0]}: `python -c pass`, instructions (callgrind)\n")
+    print("| venv | instructions | against the bare venv |\n| --- | --- | --- |")
+    for kind, title in KINDS.items():
+        count = counts[kind]
+        ratio = f"{count / bare:.3f}x" if count and bare else "n/a"
+        print(f"| {title} | {count:,} | {ratio} |" if count else f"| {title} | n/a | n/a |")
+    out = BENCH / "results" / f"startup-hooks-{version}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"python": sys.version, "wheel": os.path.basename(args.wheel), "counts": counts}, indent=1))
+    return 0 if all(counts.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
