@@ -5,8 +5,9 @@
 ``python -c pass`` in: a bare venv; a venv whose ``.pth`` imports one empty
 module (the floor of an import-line hook); one whose ``.start`` (PEP 829,
 Python 3.15+) names one empty function (the floor of an entry-point hook);
-the wheel's venv as shipped; and the wheel's venv without its ``.start``
-(the ``.pth`` import line then runs, as before 3.15). Counted by
+the wheel's venv as shipped (its ``.pth`` import line); and the wheel's venv
+with a ``.start`` twin added (``certifi_native_hook:activate``, which on 3.15+
+suppresses the ``.pth`` line: what shipping one would cost). Counted by
 ``valgrind --tool=callgrind`` (hash seed 0, one warm-up start each, which
 also leaves the start-up record). Standard library only, so any interpreter
 can run it (CPython 3.14 and 3.15 come from the Debian chroot:
@@ -32,12 +33,13 @@ BENCH = Path(__file__).resolve().parent
 FLOOR_PTH = "import certifi_native_floor; certifi_native_floor.activate()\n"
 FLOOR_START = "certifi_native_floor:activate\n"
 FLOOR_MODULE = "def activate():\n    pass\n"
+TWIN_START = "certifi_native_hook:activate\n"
 KINDS = {
     "bare": "bare venv",
     "floor-pth": "floor: a `.pth` importing one empty module",
     "floor-start": "floor: a `.start` naming one empty function",
-    "cn": "certifi-native as shipped",
-    "cn-pth": "certifi-native, its `.start` removed",
+    "cn": "certifi-native as shipped (the `.pth` line)",
+    "cn-start": "certifi-native with a `.start` twin",
 }
 
 
@@ -79,8 +81,8 @@ def make_venvs(work: Path, wheel: str) -> Dict[str, Path]:
         elif kind.startswith("cn"):
             pip = [str(installer), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), wheel]
             subprocess.run(pip, check=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
-            if kind == "cn-pth":
-                (site / "certifi_native_activate.start").unlink()
+            if kind == "cn-start":
+                (site / "certifi_native_activate.start").write_text(TWIN_START)
     return pythons
 
 
