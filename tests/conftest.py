@@ -24,13 +24,14 @@ import sys
 import sysconfig
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, Union
 
 import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import NameOID
 
 HOST_STORE = Path("/etc/ssl/certs")
 
@@ -120,29 +121,110 @@ def pem_ders(data: bytes) -> list[bytes]:
     return [base64.b64decode(b"".join(body.split())) for body in _PEM_BLOCK.findall(data)]
 
 
+PrivateKey = Union[ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey]
+When = Union[datetime.timedelta, datetime.datetime]
+
+
+def x509_name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def build_cert(
+    subject: x509.Name,
+    key: PrivateKey,
+    issuer: tuple[x509.Name, PrivateKey] | None = None,
+    *,
+    ca: bool = True,
+    bc_critical: bool = True,
+    valid_from: When = datetime.timedelta(0),
+    valid_until: When = datetime.timedelta(days=1),
+    serial: int | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+) -> x509.Certificate:
+    """A certificate built by hand (any name, any shape, unlike trustme's) for
+    ``subject`` and ``key``, signed by ``issuer`` (a name and its key; by
+    default itself), valid from/until these times or offsets from now, with
+    basicConstraints and then each of ``extensions`` (with whether it is critical)."""
+    issuer_name, issuer_key = issuer or (subject, key)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number() if serial is None else serial)
+        .not_valid_before(now + valid_from if isinstance(valid_from, datetime.timedelta) else valid_from)
+        .not_valid_after(now + valid_until if isinstance(valid_until, datetime.timedelta) else valid_until)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=bc_critical)
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    digest = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(issuer_key, digest)
+
+
 def self_signed_ca(
     name: x509.Name,
     key: ec.EllipticCurvePrivateKey | None = None,
-    valid_from: datetime.timedelta = datetime.timedelta(0),
-    valid_until: datetime.timedelta = datetime.timedelta(days=1),
+    valid_from: When = datetime.timedelta(0),
+    valid_until: When = datetime.timedelta(days=1),
 ) -> bytes:
     """The DER of a self-signed CA certificate for ``name`` (any name, unlike
-    trustme's), valid from/until these offsets from now (a day by default),
-    with ``key`` or a fresh one."""
+    trustme's), valid from/until these times or offsets from now (a day by
+    default), with ``key`` or a fresh one."""
     key = key or ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + valid_from)
-        .not_valid_after(now + valid_until)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert = build_cert(name, key, valid_from=valid_from, valid_until=valid_until)
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def make_cert(
+    common_name: str,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+    ca: bool = False,
+    bc_critical: bool = True,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate in a real chain's shape (key identifiers; a CA's key usage,
+    a leaf's name localhost) with a fresh key, signed by ``issuer`` or itself,
+    for what trustme will not make: self-signed leaves, CAs whose
+    basicConstraints is not critical, twin roots (one name, two keys)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    issuer_cert, issuer_key = issuer if issuer else (None, key)
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+        (x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False),
+    ]
+    if ca:
+        usage = dict.fromkeys(
+            ["content_commitment", "key_encipherment", "data_encipherment", "key_agreement"]
+            + ["encipher_only", "decipher_only", "digital_signature"],
+            False,
+        )
+        extensions.append((x509.KeyUsage(key_cert_sign=True, crl_sign=True, **usage), True))
+    else:
+        extensions.append((x509.SubjectAlternativeName([x509.DNSName("localhost")]), False))
+    cert = build_cert(
+        x509_name(common_name),
+        key,
+        (issuer_cert.subject, issuer_key) if issuer_cert else None,
+        ca=ca,
+        bc_critical=bc_critical,
+        valid_from=datetime.timedelta(days=-1),
+        valid_until=datetime.timedelta(days=30),
+        extensions=extensions,
+    )
+    return cert, key
+
+
+def pem_of(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def served(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, *chain: x509.Certificate) -> trustme.LeafCert:
+    """A hand-made certificate in the shape ``https_server`` serves."""
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return trustme.LeafCert(key_pem, pem_of(cert), [pem_of(c) for c in chain])
 
 
 # --- HTTPS servers ----------------------------------------------------------

@@ -20,11 +20,10 @@ from typing import Any, Iterator, List, Optional, Tuple
 import pytest
 import trustme
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from conftest import https_server, make_store, run, run_with_store
+from conftest import https_server, make_cert, make_store, pem_of, run, run_with_store, served, x509_name
 
 CHECK = ["-m", "certifi_native", "check"]
 EXIT_CODES = {"bad_url": 3, "host_not_found": 4, "unreachable": 5, "refused": 6, "timeout": 7, "not_tls": 8, "tls_error": 10}
@@ -78,59 +77,6 @@ def diagnosis(report: dict[str, Any], kind: str) -> dict[str, Any]:
 def bundle(report: dict[str, Any], name: str) -> dict[str, Any]:
     found: dict[str, Any] = next(b for b in report["bundles"] if b["name"] == name)
     return found
-
-
-def x509_name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def make_cert(
-    common_name: str,
-    issuer: Optional[Tuple[x509.Certificate, ec.EllipticCurvePrivateKey]] = None,
-    ca: bool = False,
-    bc_critical: bool = True,
-) -> Tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A certificate built by hand, for what trustme will not make: self-signed
-    leaves and CAs whose basicConstraints is not critical."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    issuer_cert, issuer_key = issuer if issuer else (None, key)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509_name(common_name))
-        .issuer_name(issuer_cert.subject if issuer_cert else x509_name(common_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=bc_critical)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
-        )
-    )
-    if ca:
-        usage = dict.fromkeys(
-            ["content_commitment", "key_encipherment", "data_encipherment", "key_agreement"]
-            + ["encipher_only", "decipher_only", "digital_signature"],
-            False,
-        )
-        builder = builder.add_extension(x509.KeyUsage(key_cert_sign=True, crl_sign=True, **usage), critical=True)
-    else:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256()), key
-
-
-def pem_of(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def served(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, *chain: x509.Certificate) -> trustme.LeafCert:
-    """A hand-made certificate in the shape conftest.https_server serves."""
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return trustme.LeafCert(key_pem, pem_of(cert), [pem_of(c) for c in chain])
 
 
 def pyenv_python(version: str) -> Optional[Path]:

@@ -16,11 +16,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 import trustme
-from conftest import built_wheel, clean_env, https_server, make_store, make_venv, run, run_with_store
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from conftest import built_wheel, clean_env, https_server, make_cert, make_store, make_venv, pem_of, run, run_with_store, served
 from test_check import pyenv_python, venv_with_wheel
 
 # Run in a venv with the wheel: for each (label, port), the outcome of a TLS
@@ -68,57 +64,6 @@ print(json.dumps(result))
 """
 
 
-def name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def certificate(
-    subject: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: Tuple[x509.Name, ec.EllipticCurvePrivateKey],
-    ca: bool,
-    bc_critical: bool = True,
-) -> x509.Certificate:
-    """A certificate built by hand: for twin roots (one subject, two keys), a
-    leaf naming which twin signed it, and a root without a critical basicConstraints."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0])
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=bc_critical)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()), critical=False)
-    )
-    if ca:
-        usage = dict.fromkeys(
-            ["content_commitment", "key_encipherment", "data_encipherment", "key_agreement", "encipher_only"]
-            + ["decipher_only", "digital_signature"],
-            False,
-        )
-        builder = builder.add_extension(x509.KeyUsage(key_cert_sign=True, crl_sign=True, **usage), critical=True)
-    else:
-        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-    return builder.sign(issuer[1], hashes.SHA256())
-
-
-def pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def leaf_cert(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, *chain: x509.Certificate) -> trustme.LeafCert:
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return trustme.LeafCert(key_pem, pem(cert), [pem(c) for c in chain])
-
-
-def new_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
 class Cases:
     """One server per case ``check`` diagnoses, plus twin roots; the roots our
     bundle should trust go to ``roots`` (an extra CA file)."""
@@ -145,25 +90,19 @@ class Cases:
             True,
         )
         self.servers["wrong host"] = (trusted.issue_cert("wrong.example"), True)
-        key = new_key()
-        self.servers["self-signed leaf"] = (leaf_cert(certificate(name("localhost"), key, (name("localhost"), key), ca=False), key), True)
-        lax_key, leaf_key = new_key(), new_key()
-        lax = certificate(name("fast lax root"), lax_key, (name("fast lax root"), lax_key), ca=True, bc_critical=False)
-        self.roots.append(pem(lax))
-        self.servers["strict mode (lax root)"] = (
-            leaf_cert(certificate(name("localhost"), leaf_key, (lax.subject, lax_key), ca=False), leaf_key),
-            True,
-        )
+        leaf, key = make_cert("localhost")
+        self.servers["self-signed leaf"] = (served(leaf, key), True)
+        lax, lax_key = make_cert("fast lax root", ca=True, bc_critical=False)
+        self.roots.append(pem_of(lax))
+        leaf, key = make_cert("localhost", issuer=(lax, lax_key))
+        self.servers["strict mode (lax root)"] = (served(leaf, key), True)
         # Two roots sharing one subject name (as a cross-signed CA's do): one
         # hash, so the folder holds <hash>.0 and <hash>.1; a leaf under each.
-        twin = name("fast twin root")
         for index in range(2):
-            root_key, leaf_key = new_key(), new_key()
-            self.roots.append(pem(certificate(twin, root_key, (twin, root_key), ca=True)))
-            self.servers[f"twin root {index}"] = (
-                leaf_cert(certificate(name("localhost"), leaf_key, (twin, root_key), ca=False), leaf_key),
-                True,
-            )
+            root, root_key = make_cert("fast twin root", ca=True)
+            self.roots.append(pem_of(root))
+            leaf, key = make_cert("localhost", issuer=(root, root_key))
+            self.servers[f"twin root {index}"] = (served(leaf, key), True)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import HOST_STORE, bundle_ders, colon_sha256, clean_env, openssl_roots, pem_ders, probe, write_pem
+from conftest import (
+    HOST_STORE,
+    build_cert,
+    bundle_ders,
+    colon_sha256,
+    clean_env,
+    openssl_roots,
+    pem_ders,
+    probe,
+    self_signed_ca,
+    write_pem,
+    x509_name,
+)
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
@@ -27,18 +39,13 @@ def template() -> bytes:
     0x80 (encoded 02 02 00 80), so single fields can be edited in place."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, MARK.decode(), _ASN1Type.PrintableString)])
-    issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certifi-native agreement issuer")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(0x80)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+    cert = build_cert(
+        subject,
+        key,
+        (x509_name("certifi-native agreement issuer"), key),
+        serial=0x80,
+        valid_from=datetime.timedelta(days=-1),
+        valid_until=datetime.timedelta(days=30),
     )
     return cert.public_bytes(serialization.Encoding.DER)
 
@@ -160,21 +167,8 @@ def test_every_root_of_the_host_store_and_mozillas_set_is_kept_as_openssl_loads_
 def test_validity_dates(
     valid_from: datetime.datetime, valid_until: datetime.datetime | None, expected: str | None, tmp_path: Path, home: Path
 ) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "certifi-native dates test CA")])
     until = valid_until or datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(valid_from)
-        .not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    der = cert.public_bytes(serialization.Encoding.DER)
+    der = self_signed_ca(x509_name("certifi-native dates test CA"), valid_from=valid_from, valid_until=until)
     extra = write_pem(tmp_path / "dated.pem", ssl.DER_cert_to_PEM_cert(der).encode("ascii"))
     store = write_pem(tmp_path / "empty.pem", b"")
     seen = judged(home, [extra], SSL_CERT_FILE=str(store))

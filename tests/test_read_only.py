@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import certifi_native
 import pytest
 import trustme
 from conftest import (
@@ -24,13 +23,13 @@ from conftest import (
     https_server,
     make_store,
     openssl_roots,
+    probe,
     run,
     run_namespaced,
     run_with_store,
     write_pem,
 )
-
-PACKAGED = Path(certifi_native.__file__).parent / "cacert.pem"
+from test_cache import PACKAGED
 
 # where(), info(), capath(), and whether requests (through the variable the
 # start-up hook set) verified the server at argv[1]; after refresh() if argv[2] says so.
@@ -198,12 +197,11 @@ def test_info_describes_the_served_bundle_not_a_fresh_build(
     folder = tmp_path / "certs"
     pem = write_pem(folder / "ca.pem", ca.cert_pem.bytes())
     env = clean_env(home, SSL_CERT_DIR=str(folder))
-    code = "import json, certifi_native as c; print(json.dumps({'where': c.where(), 'info': c.info()}))"
-    first = json.loads(run([sys.executable, "-c", code], env).stdout)
+    first = probe(env)
     assert first["info"]["roots"] == 1 and first["info"]["notes"] == []
     with open(pem, "ab") as file:
         file.write(other_ca.cert_pem.bytes())
-    seen = json.loads(run([sys.executable, "-c", code], env).stdout)
+    seen = probe(env)
     assert seen["where"] == first["where"] and seen["info"]["cache"]["served_from"] == "cache"
     assert len(bundle_ders(Path(seen["where"]).read_text("ascii"))) == seen["info"]["roots"] == 1
     assert [(s["name"], s["kept"]) for s in seen["info"]["sources"]] == [("system", 1)]

@@ -11,36 +11,40 @@ import shutil
 import ssl
 import sys
 from pathlib import Path
-from typing import Any, Union, cast
+from typing import Any, cast
 
 import pytest
 import trustme
-from conftest import bundle_ders, colon_sha256, clean_env, https_server, probe, run, run_namespaced, write_pem
+from conftest import (
+    PrivateKey,
+    build_cert,
+    bundle_ders,
+    colon_sha256,
+    clean_env,
+    https_server,
+    probe,
+    run,
+    run_namespaced,
+    write_pem,
+    x509_name,
+)
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 NOTE = "self-signed server certificate, trusted for itself only"
-PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
 
 
 def self_signed_server(key: PrivateKey, name: str = "localhost") -> bytes:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+    cert = build_cert(
+        x509_name(name),
+        key,
+        ca=False,
+        valid_from=datetime.timedelta(hours=-1),
+        valid_until=datetime.timedelta(days=30),
+        extensions=[(x509.SubjectAlternativeName([x509.DNSName(name)]), False)],
     )
-    digest = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return builder.sign(key, digest).public_bytes(serialization.Encoding.DER)
+    return cert.public_bytes(serialization.Encoding.DER)
 
 
 def pem(der: bytes) -> bytes:

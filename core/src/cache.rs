@@ -516,6 +516,19 @@ mod tests {
         dir
     }
 
+    #[cfg(unix)]
+    fn chmod(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    /// Asserts that `prepare_dir` refuses `path`, saying `why`.
+    #[cfg(unix)]
+    fn assert_refused(path: &Path, why: &str) {
+        let refused = prepare_dir(path, PRIVATE).unwrap_err();
+        assert!(refused.contains(why), "{refused}");
+    }
+
     #[test]
     fn stamp_goes_stale_when_a_watched_file_or_the_bundle_changes() {
         let dir = scratch("stamp");
@@ -552,37 +565,27 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn refuses_symlinks_and_shared_folders() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = scratch("refuse");
         let link = dir.join("link");
         std::os::unix::fs::symlink(&dir, &link).unwrap();
-        assert!(prepare_dir(&link, PRIVATE)
-            .unwrap_err()
-            .contains("symbolic link"));
+        assert_refused(&link, "symbolic link");
         let shared = dir.join("shared");
         fs::create_dir(&shared).unwrap();
-        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(prepare_dir(&shared, PRIVATE)
-            .unwrap_err()
-            .contains("other users"));
+        chmod(&shared, 0o777);
+        assert_refused(&shared, "other users");
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[cfg(unix)]
     #[test]
     fn folders_on_the_path_follow_strict_modes() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = scratch("ancestors");
-        let chmod = |path: &Path, mode: u32| {
-            fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap()
-        };
         let open = dir.join("open");
         fs::create_dir(&open).unwrap();
         chmod(&open, 0o777);
-        let refused = prepare_dir(&open.join("cache"), PRIVATE).unwrap_err();
-        assert!(
-            refused.contains("(on its path) can be written by other users (mode 777, not sticky)"),
-            "{refused}"
+        assert_refused(
+            &open.join("cache"),
+            "(on its path) can be written by other users (mode 777, not sticky)",
         );
         assert!(
             !open.join("cache").exists(),
@@ -601,9 +604,7 @@ mod tests {
         std::os::unix::fs::symlink(&open, &link).unwrap();
         prepare_dir(&link.join("cache"), PRIVATE).unwrap();
         chmod(&open, 0o777);
-        assert!(prepare_dir(&link.join("../link/cache"), PRIVATE)
-            .unwrap_err()
-            .contains("not sticky"));
+        assert_refused(&link.join("../link/cache"), "not sticky");
         fs::remove_dir_all(&dir).unwrap();
     }
 
