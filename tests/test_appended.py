@@ -171,7 +171,7 @@ def test_a_hook_that_appends_when_missing_does_not_rebuild_at_every_start(
         inodes.append(os.stat(bundle).st_ino)
     assert inodes == [built] * 3, (built, inodes)
     assert log.read_text() == "appended\n", "the hook had to append again"
-    status = run_py("import json, certifi_native._activate as a; print(json.dumps(a.status()))", env, str(venv)).stdout
+    status = run_py(STATUS, env, str(venv)).stdout
     assert json.loads(status)["bundle_from"] == "start-up record"
     assert pem_ders(bundle.read_bytes()).count(pem_ders(ca.cert_pem.bytes())[0]) == 1
     seen = report(venv, env)
