@@ -33,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402  (the tests' scrubbed env, private OS store and HTTPS server)
-from startup_hooks import callgrind_instructions, write_floor  # noqa: E402  (bench/ is on sys.path)
+from startup_hooks import callgrind_instructions, make_venvs  # noqa: E402  (bench/ is on sys.path)
 
 WORKER = BENCH / "worker.py"
 PROGRESS: List[Path] = []  # phase two's log, readable while its output is captured
@@ -285,26 +285,13 @@ def set_up_instructions(venvs: Path, wheel: str, quick: bool) -> Dict[str, Dict[
         if python is None:
             out[version] = {"na": f"no Python {version} under $(pyenv root)/versions"}
             continue
-        out[version] = made = {}
-        installer = venvs / f"instructions-{version}-pip" / "bin" / "python"
-        for kind in ("pip", "bare", "floor", "cn"):
-            folder = venvs / f"instructions-{version}-{kind}"
-            shutil.rmtree(folder, ignore_errors=True)
-            steps = [[python, "-m", "venv", *([] if kind == "pip" else ["--without-pip"]), str(folder)]]
-            site = folder / "lib" / f"python{version}" / "site-packages"
-            if kind == "cn":
-                steps.append([str(installer), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), wheel])
-            for step in steps:
-                done = subprocess.run(step, capture_output=True, text=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
-                if done.returncode:
-                    out[version] = {"na": f"{' '.join(step[1:3])} failed: {(done.stderr or done.stdout).strip()[-200:]}"}
-                    break
-            if "na" in out[version]:
-                break
-            if kind == "floor":
-                write_floor(folder / "bin" / "python", site, "pth")
-            if kind != "pip":
-                made[kind] = str(folder / "bin" / "python")
+        try:
+            made = make_venvs(python, venvs / f"instructions-{version}", wheel, ("bare", "floor-pth", "cn"))
+        except subprocess.CalledProcessError as error:
+            why = (error.stderr or error.stdout or "").strip()[-200:]
+            out[version] = {"na": f"{' '.join(map(str, error.cmd[1:3]))} failed: {why}"}
+            continue
+        out[version] = {"bare": str(made["bare"]), "floor": str(made["floor-pth"]), "cn": str(made["cn"])}
     return out
 
 

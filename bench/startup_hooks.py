@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 BENCH = Path(__file__).resolve().parent
 
@@ -58,29 +58,38 @@ def write_floor(python: Path, site: Path, kind: str) -> None:
     it (``kind``: pth or start)."""
     (site / "certifi_native_floor.py").write_text(FLOOR_MODULE)
     (site / f"certifi_native_floor.{kind}").write_text(FLOOR_PTH if kind == "pth" else FLOOR_START)
-    subprocess.run([str(python), "-m", "compileall", "-q", str(site / "certifi_native_floor.py")], check=True)
+    _step([str(python), "-m", "compileall", "-q", str(site / "certifi_native_floor.py")])
 
 
 def site_packages(python: Path) -> Path:
     code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    return Path(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+    return Path(_step([str(python), "-c", code]).stdout.strip())
 
 
-def make_venvs(work: Path, wheel: str) -> Dict[str, Path]:
-    """Without pip, like run.py's; the wheel goes in with a helper venv's pip."""
+def _step(argv: List[str]) -> "subprocess.CompletedProcess[str]":
+    """Runs ``argv``; ``CalledProcessError`` (with its output) if it fails."""
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+
+
+def make_venvs(python: str, work: Path, wheel: str, kinds: Sequence[str] = tuple(KINDS)) -> Dict[str, Path]:
+    """One venv of ``python`` per kind in ``work`` (made afresh), without pip
+    like run.py's others; the wheel goes in with a helper venv's pip, so the
+    bytecode is that Python's. ``CalledProcessError`` if a step fails."""
     installer = work / "pip" / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "venv", str(installer.parent.parent)], check=True)
+    shutil.rmtree(installer.parent.parent, ignore_errors=True)
+    _step([python, "-m", "venv", str(installer.parent.parent)])
     pythons = {}
-    for kind in KINDS:
+    for kind in kinds:
         folder = work / kind
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
-        pythons[kind] = python = folder / "bin" / "python"
-        site = site_packages(python)
+        shutil.rmtree(folder, ignore_errors=True)
+        _step([python, "-m", "venv", "--without-pip", str(folder)])
+        pythons[kind] = venv_python = folder / "bin" / "python"
+        site = site_packages(venv_python)
         if kind.startswith("floor-"):
-            write_floor(python, site, kind.split("-", 1)[1])
+            write_floor(venv_python, site, kind.split("-", 1)[1])
         elif kind.startswith("cn"):
-            pip = [str(installer), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), wheel]
-            subprocess.run(pip, check=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+            _step([str(installer), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), wheel])
             if kind == "cn-start":
                 (site / "certifi_native_activate.start").write_text(TWIN_START)
     return pythons
@@ -96,7 +105,7 @@ def main() -> int:
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     with tempfile.TemporaryDirectory(prefix="startup-hooks-") as scratch:
         work = Path(scratch)
-        pythons = make_venvs(work, args.wheel)
+        pythons = make_venvs(sys.executable, work, args.wheel)
         home = work / "home"
         home.mkdir()
         env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
