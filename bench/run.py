@@ -33,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import conftest  # noqa: E402  (the tests' scrubbed env, private OS store and HTTPS server)
-from startup_hooks import callgrind_instructions, make_venvs  # noqa: E402  (bench/ is on sys.path)
+from startup_hooks import callgrind_instructions, make_venvs, record_missed  # noqa: E402  (bench/ is on sys.path)
 
 WORKER = BENCH / "worker.py"
 PROGRESS: List[Path] = []  # phase two's log, readable while its output is captured
@@ -447,7 +447,7 @@ class Bench:
 
     def instructions(self) -> None:
         """Start-up instructions per Python: `python -c pass`, bare venv against the
-        wheel's (record hit: one warm-up start first), hash seed fixed."""
+        wheel's (one warm-up start first, then checked to answer from the record), hash seed fixed."""
         for version, pair in self.state["instructions"].items():
             if "na" in pair:
                 self.startup_instructions[version] = dict(pair)
@@ -461,7 +461,10 @@ class Bench:
             for kind in ("bare", "floor", "cn"):
                 subprocess.run([pair[kind], "-c", "pass"], env=env, capture_output=True)  # the record, warm caches
                 counts[kind] = callgrind_instructions([pair[kind], "-c", "pass"], env)
-            if counts["bare"] and counts["floor"] and counts["cn"]:
+            missed = record_missed(Path(pair["cn"]), env)
+            if missed:  # the figure is about a normal start: it must be one
+                self.startup_instructions[version] = {"error": missed}
+            elif counts["bare"] and counts["floor"] and counts["cn"]:
                 counts["ratio"] = counts["cn"] / counts["bare"]
                 counts["floor_ratio"] = counts["floor"] / counts["bare"]
                 self.startup_instructions[version] = counts

@@ -53,6 +53,15 @@ def callgrind_instructions(argv: List[str], env: Dict[str, str]) -> Optional[int
     return int(found[-1]) if done.returncode == 0 and found else None
 
 
+def record_missed(python: Path, env: Dict[str, str]) -> Optional[str]:
+    """None when a start of ``python`` answers from the start-up record (the
+    normal start the counts are about); else what it did instead."""
+    code = "import certifi_native_hook as h; print(h._done.get('bundle_from'))"
+    done = subprocess.run([str(python), "-c", code], env=env, capture_output=True, text=True)
+    answer = done.stdout.strip() or done.stderr.strip()[-200:]
+    return None if answer == "start-up record" else f"the start-up record missed: {answer}"
+
+
 def write_floor(python: Path, site: Path, kind: str) -> None:
     """The empty hook module, compiled by ``python``, and the file that runs
     it (``kind``: pth or start)."""
@@ -112,7 +121,10 @@ def main() -> int:
         counts: Dict[str, Optional[int]] = {}
         for kind, python in pythons.items():
             subprocess.run([str(python), "-c", "pass"], env=env, check=True)  # the record, warm caches
-            counts[kind] = callgrind_instructions([str(python), "-c", "pass"], env)
+            missed = record_missed(python, env) if kind.startswith("cn") else None
+            if missed:
+                print(f"{KINDS[kind]}: {missed}", file=sys.stderr)
+            counts[kind] = None if missed else callgrind_instructions([str(python), "-c", "pass"], env)
     bare = counts["bare"]
     print(f"Python {sys.version.split()[0]}: `python -c pass`, instructions (callgrind)\n")
     print("| venv | instructions | against the bare venv |\n| --- | --- | --- |")

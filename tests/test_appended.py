@@ -5,16 +5,32 @@ reported. Fresh venvs from the wheel, real requests, a real local HTTPS server."
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import ssl
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
-from conftest import built_wheel, make_venv, openssl_roots, pem_ders, run, run_py, site_packages
+from conftest import (
+    build_cert,
+    built_wheel,
+    make_venv,
+    openssl_roots,
+    pem_of,
+    pem_ders,
+    run,
+    run_py,
+    self_signed_ca,
+    site_packages,
+    x509_name,
+)
+from cryptography.hazmat.primitives.asymmetric import ec
 
+SELF_SIGNED = "self-signed server certificate, trusted for itself only"
 REPORT = "import json, certifi_native as c; print(json.dumps({'where': c.where(), 'info': c.info()}))"
 
 
@@ -39,7 +55,8 @@ def test_a_ca_appended_with_cat_is_kept(venv: Path, env: dict[str, str], server:
     for _ in range(3):  # the recipe, then a new process: three times in a row
         run(["sh", "-c", f'cat "$0" >> "$({venv} -m certifi)"', ca_pem], env)
         assert get(venv, env, server).stdout == "200\n"
-    assert get(venv, env, server).stdout == "200\n"  # and it stays
+    for _ in range(3):  # and it stays: three more new processes, no append
+        assert get(venv, env, server).stdout == "200\n"
     seen = report(venv, env)
     bundle = Path(seen["where"])
     assert pem_ders(bundle.read_bytes()).count(pem_ders(ca.cert_pem.bytes())[0]) == 1
@@ -55,16 +72,39 @@ def test_a_ca_appended_with_cat_is_kept(venv: Path, env: dict[str, str], server:
     assert pem_ders(ca.cert_pem.bytes())[0] in pem_ders(Path(merged["where"]).read_bytes())
 
 
-def test_a_leaf_certificate_appended_is_left_out_with_its_reason(
-    venv: Path, env: dict[str, str], ca: trustme.CA
+def appended_cert(kind: str, ca: trustme.CA) -> tuple[bytes, str]:
+    """A certificate to append, and the words its judging gives."""
+    if kind == "leaf":
+        return ca.issue_cert("leaf.example").cert_chain_pems[0].bytes(), "not a CA"
+    if kind == "expired-ca":
+        day = datetime.timedelta(days=1)
+        der = self_signed_ca(x509_name("appended expired CA"), valid_from=-2 * day, valid_until=-day)
+        return ssl.DER_cert_to_PEM_cert(der).encode(), "expired on"
+    key = ec.generate_private_key(ec.SECP256R1())
+    return pem_of(build_cert(x509_name("appended self-signed server"), key, ca=False)), SELF_SIGNED
+
+
+@pytest.mark.parametrize("kind", ["leaf", "expired-ca", "self-signed-server"])
+def test_an_appended_certificate_is_judged_like_any_root(
+    venv: Path, env: dict[str, str], ca: trustme.CA, kind: str
 ) -> None:
-    leaf = ca.issue_cert("leaf.example")
+    """Appended certificates pass the usual judging: a leaf issued by a CA and
+    an expired CA are left out with their reason; a self-signed server
+    certificate is kept, for itself only."""
+    pem, words = appended_cert(kind, ca)
     bundle = Path(report(venv, env)["where"])
     with bundle.open("ab") as file:
-        file.write(leaf.cert_chain_pems[0].bytes())
+        file.write(pem)
     seen = report(venv, env)
-    assert not any(s["name"] == "appended" for s in seen["info"]["sources"])
-    assert any("not a CA" in line and "left out" in line for line in seen["info"]["repairs"])
+    appended = [s for s in seen["info"]["sources"] if s["name"] == "appended"]
+    served = pem_ders(Path(seen["where"]).read_bytes())
+    if kind == "self-signed-server":
+        assert [s["kept"] for s in appended] == [1]
+        assert pem_ders(pem)[0] in served
+        assert any(words in line for line in seen["info"]["notes"] + seen["info"]["repairs"]), seen["info"]
+    else:
+        assert not appended and pem_ders(pem)[0] not in served
+        assert any(words in line and "left out" in line for line in seen["info"]["repairs"]), seen["info"]["repairs"]
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "middle"])

@@ -206,3 +206,18 @@ def test_a_child_without_certifi_native_sees_the_marker(activated: Path, env: di
     tells any tool that the value is certifi-native's."""
     code = f"import os; print(os.environ['REQUESTS_CA_BUNDLE'] == os.environ[{MARKER!r}])"
     assert in_child(activated, env, {}, f"import subprocess, sys; subprocess.run([sys.executable, '-S', '-c', {code!r}])") == "True\n"
+
+
+def test_a_stale_marker_leaves_the_users_value_alone(
+    activated: Path, server: str, ca_pem: Path, unrelated_pem: Path, env: dict[str, str]
+) -> None:
+    """The parent's marker no longer matches: the variable was changed since
+    (here by the parent's user), so the value is theirs, kept with requests'
+    own precedence (it beats Session.verify), and the stale marker goes."""
+    theirs = {"REQUESTS_CA_BUNDLE": str(unrelated_pem)}
+    report = json.loads(in_child(activated, env, theirs, CHILD_REPORT))
+    assert report["requests"] == str(unrelated_pem) and report["marker"] is None
+    assert report["status"]["requests_ca_bundle"].startswith("kept:"), report["status"]
+    code = session_get(repr(str(ca_pem)), server)
+    refused = in_child(activated, env, theirs, code, check=False)
+    assert VERIFY_FAILED in refused, refused
