@@ -626,6 +626,30 @@ def test_client_httpx_follows_ssl_cert_file(tmp_path: Path, env: dict[str, str])
     assert bundle(httpx_report, "SSL_CERT_FILE")["used_by"] == ["httpx", "urllib", "ssl"]
 
 
+@pytest.mark.parametrize("client, variable", [("requests", "CURL_CA_BUNDLE"), ("httpx", "SSL_CERT_DIR")])
+def test_a_variable_that_decides_alone_decides_the_verdict(
+    tmp_path: Path, env: dict[str, str], client: str, variable: str
+) -> None:
+    """The lower rows of the precedence table: with nothing above it set,
+    requests reads CURL_CA_BUNDLE and httpx SSL_CERT_DIR; each here names
+    roots without the server's, though certifi-native's bundle holds it."""
+    root, other = trustme.CA(organization_name="check decided root"), trustme.CA(organization_name="check other root")
+    named = tmp_path / "named"
+    if variable == "SSL_CERT_DIR":
+        named.mkdir()
+        (named / "other.pem").write_bytes(other.cert_pem.bytes())
+        run(["openssl", "rehash", named], env)
+    else:
+        named.write_bytes(other.cert_pem.bytes())
+    run_env = {**trusting(env, tmp_path, root.cert_pem.bytes()), variable: str(named)}
+    with https_server(root.issue_cert("localhost")) as url:
+        proc = run([sys.executable, *CHECK, url, "--client", client, "--json"], run_env, check=False)
+        verifies = fetch(client, url, run_env)
+    report = json.loads(proc.stdout)
+    assert (verifies, proc.returncode) == (False, 1), proc.stdout + proc.stderr
+    assert report["client"]["source"] == variable, report["client"]
+
+
 def test_client_httpx_without_variables_follows_certifi_where(tmp_path: Path, env: dict[str, str]) -> None:
     root = trustme.CA(organization_name="check httpx certifi root")
     run_env = trusting(env, tmp_path, root.cert_pem.bytes())
