@@ -50,7 +50,7 @@ def appended_text(certifi: "ModuleType") -> bytes:
     """The bytes after certifi's ``cacert.pem`` as its RECORD says it was
     installed; b"" when none, or when its installed text itself was changed."""
     package = os.path.dirname(os.path.abspath(certifi.__file__ or ""))
-    recorded = _recorded(os.path.dirname(package), os.path.basename(package) + "/cacert.pem")
+    recorded = _recorded(os.path.dirname(package), os.path.basename(package) + "/cacert.pem", certifi)
     if recorded is None:
         return b""
     size, digest = recorded
@@ -64,9 +64,13 @@ def appended_text(certifi: "ModuleType") -> bytes:
     return data[size:]
 
 
-def _recorded(site: str, row_path: str) -> "Optional[Tuple[int, str]]":
-    """The size and urlsafe-base64 SHA-256 of ``row_path`` in certifi's RECORD in ``site``."""
-    for entry in os.listdir(site):
+def _recorded(site: str, row_path: str, certifi: "ModuleType") -> "Optional[Tuple[int, str]]":
+    """The size and urlsafe-base64 SHA-256 of ``row_path`` in certifi's RECORD
+    in ``site``: its own version's folder when there is one (this runs at each
+    import of certifi: no listing of site-packages then), else any certifi one."""
+    own = f"certifi-{getattr(certifi, '__version__', '')}.dist-info"
+    entries = [own] if os.path.isdir(os.path.join(site, own)) else os.listdir(site)
+    for entry in entries:
         if not (entry.startswith("certifi-") and entry.endswith(".dist-info")):
             continue
         try:
