@@ -754,6 +754,17 @@ def trickling_proxy() -> Iterator[str]:
         listener.close()
 
 
+def test_a_failed_handshake_closes_its_socket_at_once(env: dict[str, str]) -> None:
+    """A handshake that fails verification closes its TLS socket then, not when
+    the garbage collector gets to it (PyPy's is late, and the server waits on
+    a half-open connection): no ResourceWarning for an unclosed socket."""
+    unknown = trustme.CA(organization_name="check unknown root")
+    with https_server(unknown.issue_cert("localhost")) as url:
+        proc = run([sys.executable, "-X", "dev", "-W", "always::ResourceWarning", *CHECK, url], env, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ResourceWarning" not in proc.stderr, proc.stderr
+
+
 def test_a_trickling_proxy_cannot_keep_the_check_past_its_timeout(env: dict[str, str]) -> None:
     with trickling_proxy() as proxy:
         # Without one overall deadline the check would wait for the end of an endless
