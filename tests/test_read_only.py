@@ -54,6 +54,11 @@ def read_only(*folders: Path | str) -> str:
     return " && ".join(f"mount --rbind {f} {f} && mount -o remount,bind,ro {f}" for f in folders)
 
 
+def read_only_container(env: dict[str, str]) -> str:
+    """Shell commands that make /tmp, and HOME and TMPDIR wherever they are, read-only."""
+    return read_only("/tmp", env["HOME"], env["TMPDIR"])
+
+
 def bind_store(store: Path) -> str:
     return f"mount --bind {store} /etc/ssl/certs"
 
@@ -75,7 +80,7 @@ def test_a_read_only_container_serves_the_os_bundle_file(tmp_path: Path, home: P
     store = make_store(tmp_path / "store", ca.cert_pem.bytes())
     env = clean_env(home)
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url)
     cache = seen["info"]["cache"]
     assert seen["where"] == "/etc/ssl/certs/ca-certificates.crt" == seen["exported"] == seen["capath"]
     assert cache["served_from"] == "os-file" and cache["degraded"] is True
@@ -100,7 +105,7 @@ def test_a_read_only_container_serves_the_packaged_file_otherwise(
         store_pems.append(b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
     store = make_store(tmp_path / "store", *store_pems)
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url)
     assert seen["where"] == str(PACKAGED) and seen["info"]["cache"]["served_from"] == "packaged"
     # What the packaged file holds, not what a build would have held.
     assert seen["info"]["roots"] == openssl_roots(PACKAGED) == len(bundle_ders(PACKAGED.read_text("ascii")))
@@ -141,9 +146,9 @@ def test_a_cache_built_as_root_serves_another_uid_read_only(
     home = shared_dir / "user-home"
     env = clean_env(home, CERTIFI_NATIVE_CACHE_DIR=str(cache))
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url, second_user)
         # refresh() cannot rewrite it: the bundle, current by its stamp, is still served.
-        refreshed = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user, "refresh")
+        refreshed = client(f"{bind_store(store)} && {read_only_container(env)}", env, url, second_user, "refresh")
     assert refreshed["where"] == str(built) and refreshed["info"]["cache"]["served_from"] == "cache"
     assert refreshed["info"]["cache"]["refused"][0].startswith(f"{cache}: cannot write: Read-only file system")
     assert seen["uid"] == second_user[0] and seen["where"] == str(built) == seen["exported"]
@@ -170,7 +175,7 @@ def test_a_built_cache_others_could_change_is_refused(
         why = f"it is owned by uid 4321, neither by uid {second_user[0]} nor by root"
     env = clean_env(shared_dir / "user-home", CERTIFI_NATIVE_CACHE_DIR=str(cache))
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url, second_user)
     assert seen["info"]["cache"]["refused"][0] == f"{cache}: {why}"
     assert seen["where"] != str(built) and seen["info"]["cache"]["served_from"] == "os-file"
     assert seen["status"] == 200, "the OS's own file still holds the CA"
