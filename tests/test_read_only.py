@@ -30,6 +30,7 @@ from conftest import (
     write_pem,
 )
 from test_cache import PACKAGED
+from test_trusted_certificates import SETTINGS, handshake_ok, trusted_block
 
 # where(), info(), capath(), and whether requests (through the variable the
 # start-up hook set) verified the server at argv[1]; after refresh() if argv[2] says so.
@@ -111,6 +112,49 @@ def test_a_read_only_container_serves_the_packaged_file_otherwise(
     assert seen["info"]["roots"] == openssl_roots(PACKAGED) == len(bundle_ders(PACKAGED.read_text("ascii")))
     assert [s["name"] for s in seen["info"]["sources"]] == ["mozilla"]
     assert seen["status"] == "SSLError", "the packaged Mozilla set does not hold the test CA"
+
+
+@pytest.mark.usefixtures("namespaces")
+def test_a_read_only_container_counts_trusted_blocks_of_the_os_file(
+    tmp_path: Path, home: Path, ca: trustme.CA, other_ca: trustme.CA
+) -> None:
+    # SSL_CERT_FILE holds OpenSSL's TRUSTED CERTIFICATE blocks: one CA trusted
+    # for serverAuth, one rejected for it. Nothing can be cached: it is served as it is.
+    trusted, rejected = "trust serverAuth", "reject serverAuth"
+    cert_file = write_pem(
+        tmp_path / "trusted.pem",
+        trusted_block(ca, SETTINGS[trusted][0], home),
+        trusted_block(other_ca, SETTINGS[rejected][0], home),
+    )
+    env = clean_env(home, SSL_CERT_FILE=str(cert_file))
+    with https_server(ca.issue_cert("localhost")) as good, https_server(other_ca.issue_cert("localhost")) as bad:
+        seen = client(read_only_container(env), env, good)
+        refused = client(read_only_container(env), env, bad)
+        # What OpenSSL trusts for TLS servers in the file: it loads both, and
+        # applies the trust settings when it verifies.
+        openssl_trusts = sum(handshake_ok(str(cert_file), url) for url in (good, bad))
+    assert seen["where"] == str(cert_file) == seen["exported"]
+    assert seen["info"]["cache"]["served_from"] == "os-file"
+    assert "Read-only file system" in seen["info"]["cache"]["degraded_reason"]
+    assert seen["info"]["roots"] == openssl_trusts == 1 and openssl_roots(cert_file) == 2
+    assert [(s["name"], s["loaded"], s["kept"]) for s in seen["info"]["sources"]] == [("system", 2, 1)]
+    assert [d["reason"] for d in seen["info"]["dropped"]] == ["OpenSSL trust settings reject it for serverAuth"]
+    assert seen["status"] == 200, "the CA trusted for serverAuth vouches for its server"
+    assert refused["status"] == "SSLError", "the CA rejected for serverAuth does not"
+
+
+@pytest.mark.usefixtures("namespaces")
+def test_a_read_only_container_never_serves_an_os_file_of_rejected_roots(
+    tmp_path: Path, home: Path, other_ca: trustme.CA
+) -> None:
+    cert_file = write_pem(tmp_path / "rejected.pem", trusted_block(other_ca, SETTINGS["reject serverAuth"][0], home))
+    env = clean_env(home, SSL_CERT_FILE=str(cert_file))
+    with https_server(other_ca.issue_cert("localhost")) as url:
+        seen = client(read_only_container(env), env, url)
+        assert not handshake_ok(str(cert_file), url)
+    assert seen["where"] == str(PACKAGED) and seen["info"]["cache"]["served_from"] == "packaged"
+    assert seen["info"]["roots"] == openssl_roots(PACKAGED)
+    assert seen["status"] == "SSLError"
 
 
 def build_as_root(store: Path, cache: Path, env: dict[str, str]) -> Path:
