@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 from conftest import bundle_ders, clean_env, colon_sha256, der_of, https_server, probe, run, run_with_store, write_pem
+from test_subject_hash import openssl_hash
 
 # (trust options for `openssl x509`, kept by certifi-native and by OpenSSL?)
 SETTINGS = {
@@ -125,11 +126,6 @@ print(json.dumps({"where": c.where(), "info": c.info(),
 """
 
 
-def subject_hash(ca: trustme.CA, home: Path) -> str:
-    proc = run(["openssl", "x509", "-noout", "-subject_hash"], clean_env(home), input=ca.cert_pem.bytes().decode("ascii"))
-    return proc.stdout.strip()
-
-
 @pytest.mark.usefixtures("namespaces")
 def test_trusted_blocks_in_the_os_store(cas: dict[str, trustme.CA], tmp_path: Path, home: Path) -> None:
     # Debian's layout: the bundle file holds two blocks, and hashed files (the
@@ -139,7 +135,7 @@ def test_trusted_blocks_in_the_os_store(cas: dict[str, trustme.CA], tmp_path: Pa
     store = tmp_path / "store"
     write_pem(store / "ca-certificates.crt", *[trusted_block(cas[label], SETTINGS[label][0], home) for label in in_bundle])
     for label in in_hashed_files:
-        write_pem(store / f"{subject_hash(cas[label], home)}.0", trusted_block(cas[label], SETTINGS[label][0], home))
+        write_pem(store / f"{openssl_hash(der_of(cas[label].cert_pem.bytes()), home)}.0", trusted_block(cas[label], SETTINGS[label][0], home))
     labels = in_bundle + in_hashed_files
     with servers([cas[label] for label in labels]) as urls:
         argv = [sys.executable, "-c", STORE_PROBE, json.dumps(urls)]
