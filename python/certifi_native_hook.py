@@ -253,12 +253,13 @@ def _replay(lines: "Sequence[str]") -> "Optional[str]":
                 return None
         elif key == "path":
             bundle = rest
-        elif key == "certifi-native":  # the stamp's first line: version [built-at T] valid-until N
+        elif key == "certifi-native":  # the stamp's first line: version built-at T valid-until N
             fields = rest.split(" ")
-            now = time.time()
-            if len(fields) < 3 or fields[-2] != "valid-until" or int(now) > int(fields[-1]):  # as cache::is_fresh
+            if len(fields) != 5 or fields[1] != "built-at" or fields[3] != "valid-until":
                 return None
-            if "built-at" in fields and now < int(fields[fields.index("built-at") + 1]):  # the clock went back
+            now = int(time.time())
+            # As cache::is_fresh: not before the build (a clock gone back), not past the first expiry.
+            if not int(fields[2]) <= now <= int(fields[4]):
                 return None
             stamped = True
         elif key == "reg":  # a registry key behind the Windows stores

@@ -30,6 +30,7 @@ from conftest import (
     write_pem,
 )
 from test_cache import PACKAGED
+from test_trusted_certificates import SETTINGS, handshake_ok, trusted_block
 
 # where(), info(), capath(), and whether requests (through the variable the
 # start-up hook set) verified the server at argv[1]; after refresh() if argv[2] says so.
@@ -54,6 +55,11 @@ def read_only(*folders: Path | str) -> str:
     return " && ".join(f"mount --rbind {f} {f} && mount -o remount,bind,ro {f}" for f in folders)
 
 
+def read_only_container(env: dict[str, str]) -> str:
+    """Shell commands that make /tmp, and HOME and TMPDIR wherever they are, read-only."""
+    return read_only("/tmp", env["HOME"], env["TMPDIR"])
+
+
 def bind_store(store: Path) -> str:
     return f"mount --bind {store} /etc/ssl/certs"
 
@@ -75,7 +81,7 @@ def test_a_read_only_container_serves_the_os_bundle_file(tmp_path: Path, home: P
     store = make_store(tmp_path / "store", ca.cert_pem.bytes())
     env = clean_env(home)
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url)
     cache = seen["info"]["cache"]
     assert seen["where"] == "/etc/ssl/certs/ca-certificates.crt" == seen["exported"] == seen["capath"]
     assert cache["served_from"] == "os-file" and cache["degraded"] is True
@@ -100,12 +106,55 @@ def test_a_read_only_container_serves_the_packaged_file_otherwise(
         store_pems.append(b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n")
     store = make_store(tmp_path / "store", *store_pems)
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url)
     assert seen["where"] == str(PACKAGED) and seen["info"]["cache"]["served_from"] == "packaged"
     # What the packaged file holds, not what a build would have held.
     assert seen["info"]["roots"] == openssl_roots(PACKAGED) == len(bundle_ders(PACKAGED.read_text("ascii")))
     assert [s["name"] for s in seen["info"]["sources"]] == ["mozilla"]
     assert seen["status"] == "SSLError", "the packaged Mozilla set does not hold the test CA"
+
+
+@pytest.mark.usefixtures("namespaces")
+def test_a_read_only_container_counts_trusted_blocks_of_the_os_file(
+    tmp_path: Path, home: Path, ca: trustme.CA, other_ca: trustme.CA
+) -> None:
+    # SSL_CERT_FILE holds OpenSSL's TRUSTED CERTIFICATE blocks: one CA trusted
+    # for serverAuth, one rejected for it. Nothing can be cached: it is served as it is.
+    trusted, rejected = "trust serverAuth", "reject serverAuth"
+    cert_file = write_pem(
+        tmp_path / "trusted.pem",
+        trusted_block(ca, SETTINGS[trusted][0], home),
+        trusted_block(other_ca, SETTINGS[rejected][0], home),
+    )
+    env = clean_env(home, SSL_CERT_FILE=str(cert_file))
+    with https_server(ca.issue_cert("localhost")) as good, https_server(other_ca.issue_cert("localhost")) as bad:
+        seen = client(read_only_container(env), env, good)
+        refused = client(read_only_container(env), env, bad)
+        # What OpenSSL trusts for TLS servers in the file: it loads both, and
+        # applies the trust settings when it verifies.
+        openssl_trusts = sum(handshake_ok(str(cert_file), url) for url in (good, bad))
+    assert seen["where"] == str(cert_file) == seen["exported"]
+    assert seen["info"]["cache"]["served_from"] == "os-file"
+    assert "Read-only file system" in seen["info"]["cache"]["degraded_reason"]
+    assert seen["info"]["roots"] == openssl_trusts == 1 and openssl_roots(cert_file) == 2
+    assert [(s["name"], s["loaded"], s["kept"]) for s in seen["info"]["sources"]] == [("system", 2, 1)]
+    assert [d["reason"] for d in seen["info"]["dropped"]] == ["OpenSSL trust settings reject it for serverAuth"]
+    assert seen["status"] == 200, "the CA trusted for serverAuth vouches for its server"
+    assert refused["status"] == "SSLError", "the CA rejected for serverAuth does not"
+
+
+@pytest.mark.usefixtures("namespaces")
+def test_a_read_only_container_never_serves_an_os_file_of_rejected_roots(
+    tmp_path: Path, home: Path, other_ca: trustme.CA
+) -> None:
+    cert_file = write_pem(tmp_path / "rejected.pem", trusted_block(other_ca, SETTINGS["reject serverAuth"][0], home))
+    env = clean_env(home, SSL_CERT_FILE=str(cert_file))
+    with https_server(other_ca.issue_cert("localhost")) as url:
+        seen = client(read_only_container(env), env, url)
+        assert not handshake_ok(str(cert_file), url)
+    assert seen["where"] == str(PACKAGED) and seen["info"]["cache"]["served_from"] == "packaged"
+    assert seen["info"]["roots"] == openssl_roots(PACKAGED)
+    assert seen["status"] == "SSLError"
 
 
 def build_as_root(store: Path, cache: Path, env: dict[str, str]) -> Path:
@@ -141,9 +190,9 @@ def test_a_cache_built_as_root_serves_another_uid_read_only(
     home = shared_dir / "user-home"
     env = clean_env(home, CERTIFI_NATIVE_CACHE_DIR=str(cache))
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url, second_user)
         # refresh() cannot rewrite it: the bundle, current by its stamp, is still served.
-        refreshed = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user, "refresh")
+        refreshed = client(f"{bind_store(store)} && {read_only_container(env)}", env, url, second_user, "refresh")
     assert refreshed["where"] == str(built) and refreshed["info"]["cache"]["served_from"] == "cache"
     assert refreshed["info"]["cache"]["refused"][0].startswith(f"{cache}: cannot write: Read-only file system")
     assert seen["uid"] == second_user[0] and seen["where"] == str(built) == seen["exported"]
@@ -170,7 +219,7 @@ def test_a_built_cache_others_could_change_is_refused(
         why = f"it is owned by uid 4321, neither by uid {second_user[0]} nor by root"
     env = clean_env(shared_dir / "user-home", CERTIFI_NATIVE_CACHE_DIR=str(cache))
     with https_server(ca.issue_cert("localhost", "127.0.0.1")) as url:
-        seen = client(f"{bind_store(store)} && {read_only('/tmp')}", env, url, second_user)
+        seen = client(f"{bind_store(store)} && {read_only_container(env)}", env, url, second_user)
     assert seen["info"]["cache"]["refused"][0] == f"{cache}: {why}"
     assert seen["where"] != str(built) and seen["info"]["cache"]["served_from"] == "os-file"
     assert seen["status"] == 200, "the OS's own file still holds the CA"

@@ -56,8 +56,8 @@ def without(prefix: str, containing: str = "") -> Callable[[list[str]], list[str
     return edit
 
 
-def built_at(offset: int) -> Callable[[list[str]], list[str]]:
-    """The stamp's first line with a build time ``offset`` seconds from now."""
+def built_at(offset: int | None) -> Callable[[list[str]], list[str]]:
+    """The stamp's first line with a build time ``offset`` seconds from now (None: without one)."""
     import time
 
     def edit(lines: list[str]) -> list[str]:
@@ -66,7 +66,8 @@ def built_at(offset: int) -> Callable[[list[str]], list[str]]:
             if line.startswith("certifi-native ") and " valid-until " in line:
                 head, until = line.rsplit(" valid-until ", 1)
                 head = head.split(" built-at ")[0]  # the one core/src/cache.rs wrote, replaced
-                line = f"{head} built-at {int(time.time()) + offset} valid-until {until}"
+                stamp = "" if offset is None else f" built-at {int(time.time()) + offset}"
+                line = f"{head}{stamp} valid-until {until}"
             out.append(line)
         return out
 
@@ -89,6 +90,7 @@ def test_a_rewritten_but_complete_record_still_hits(venv: Path, env: dict[str, s
         pytest.param(without("env "), id="no settings lines"),
         pytest.param(without("env HOME="), id="a settings line missing"),
         pytest.param(built_at(3600), id="built after now: the clock went back"),
+        pytest.param(built_at(None), id="no build time in the stamp line"),
     ],
 )
 def test_an_incomplete_record_is_a_miss(
@@ -128,9 +130,10 @@ def test_a_cache_folder_others_can_write_is_a_miss(venv: Path, env: dict[str, st
     assert not after["requests"].startswith(str(record.parent))  # where() refuses it too
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown to another user needs root")
-def test_a_cache_folder_another_user_owns_is_a_miss(venv: Path, env: dict[str, str], record: Path) -> None:
-    os.chown(record.parent, 4321, 4321)
+def test_a_cache_folder_another_user_owns_is_a_miss(
+    venv: Path, env: dict[str, str], record: Path, second_user: tuple[int, int]
+) -> None:
+    os.chown(record.parent, *second_user)
     after = started(venv, env)
     assert after["status"]["bundle_from"] == "native module"
     assert not after["requests"].startswith(str(record.parent))

@@ -6,7 +6,9 @@ them: what OpenSSL would refuse to trust for serverAuth is left out."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import sys
 import ssl
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import trustme
-from conftest import bundle_ders, clean_env, der_of, https_server, probe, run, write_pem
+from conftest import bundle_ders, clean_env, colon_sha256, der_of, https_server, probe, run, run_with_store, write_pem
+from test_subject_hash import openssl_hash
 
 # (trust options for `openssl x509`, kept by certifi-native and by OpenSSL?)
 SETTINGS = {
@@ -34,8 +37,9 @@ def trusted_block(ca: trustme.CA, options: list[str], home: Path) -> bytes:
     return proc.stdout.encode("ascii")
 
 
-def handshake_ok(cafile: str, url: str) -> bool:
-    """Whether OpenSSL (Python's ssl), trusting only ``cafile``, accepts the server at ``url``."""
+def handshake_ok(cafile: str | None, url: str) -> bool:
+    """Whether OpenSSL (Python's ssl), trusting only ``cafile`` (None: OpenSSL's
+    default file and folder, the OS store), accepts the server at ``url``."""
     context = ssl.create_default_context(cafile=cafile)
     port = urlsplit(url).port
     assert port is not None
@@ -108,3 +112,46 @@ def test_trusted_blocks_in_a_folder_and_an_extra_file(cas: dict[str, trustme.CA]
         (f"extra ({extra})", "OpenSSL trust settings trust it only"),
         ("system", "OpenSSL trust settings reject it"),
     ]
+
+
+# In the OS store: where() and info(), and for each server URL of argv[1]
+# whether OpenSSL accepts it through where() and through the store itself.
+STORE_PROBE = r"""
+import json, sys, certifi_native as c
+from test_trusted_certificates import handshake_ok
+urls = json.loads(sys.argv[1])
+print(json.dumps({"where": c.where(), "info": c.info(),
+                  "through_where": [handshake_ok(c.where(), url) for url in urls],
+                  "through_store": [handshake_ok(None, url) for url in urls]}))
+"""
+
+
+@pytest.mark.usefixtures("namespaces")
+def test_trusted_blocks_in_the_os_store(cas: dict[str, trustme.CA], tmp_path: Path, home: Path) -> None:
+    # Debian's layout: the bundle file holds two blocks, and hashed files (the
+    # names OpenSSL looks up by subject) one block each, in their own store.
+    in_bundle = ["trust serverAuth", "reject serverAuth"]
+    in_hashed_files = ["trust emailProtection", "trust anyExtendedKeyUsage", "reject anyExtendedKeyUsage"]
+    store = tmp_path / "store"
+    write_pem(store / "ca-certificates.crt", *[trusted_block(cas[label], SETTINGS[label][0], home) for label in in_bundle])
+    for label in in_hashed_files:
+        write_pem(store / f"{openssl_hash(der_of(cas[label].cert_pem.bytes()), home)}.0", trusted_block(cas[label], SETTINGS[label][0], home))
+    labels = in_bundle + in_hashed_files
+    with servers([cas[label] for label in labels]) as urls:
+        argv = [sys.executable, "-c", STORE_PROBE, json.dumps(urls)]
+        seen = json.loads(run_with_store(store, argv, clean_env(home), cwd=Path(__file__).parent).stdout)
+    kept = [SETTINGS[label][1] for label in labels]
+    assert seen["through_store"] == kept, "OpenSSL's own judgement of the store"
+    assert seen["through_where"] == kept, "where() trusts what the store trusts, no more, no less"
+    ders = bundle_ders(Path(seen["where"]).read_text("ascii"))
+    assert sorted(ders) == sorted(der_of(cas[label].cert_pem.bytes()) for label in labels if SETTINGS[label][1])
+    report = seen["info"]
+    assert not report["mozilla_fallback"] and report["errors"] == []
+    assert [(s["name"], s["loaded"], s["kept"]) for s in report["sources"]] == [("system", 5, 2)]
+    reasons = {
+        "reject serverAuth": "OpenSSL trust settings reject it for serverAuth",
+        "trust emailProtection": "OpenSSL trust settings trust it only for emailProtection, not serverAuth",
+        "reject anyExtendedKeyUsage": "OpenSSL trust settings reject it for anyExtendedKeyUsage",
+    }
+    dropped = sorted((d["sha256"], d["reason"]) for d in report["dropped"])
+    assert dropped == sorted((colon_sha256(der_of(cas[label].cert_pem.bytes())), why) for label, why in reasons.items())

@@ -359,7 +359,7 @@ fn fallback(settings: &Settings, packaged: &Path, why: String, refused: Vec<Stri
             };
             return Served {
                 degraded: Some(format!(
-                    "{why}: serving the OS's bundle file {} as it is{not_all}, {count} certificates",
+                    "{why}: serving the OS's bundle file {} as it is{not_all}, {count} usable roots",
                     path.display()
                 )),
                 path,
@@ -393,32 +393,33 @@ fn os_bundle_path(settings: &Settings) -> Option<PathBuf> {
     None
 }
 
-/// The OS's bundle file (its real path) and how many certificates it holds,
+/// The OS's bundle file (its real path) and how many usable roots it holds,
 /// if it can be served as it is: a regular file of bounded size whose every
 /// PEM block is a certificate that parses (one that does not could make
 /// OpenSSL refuse the whole file) and which holds at least one usable root.
+///
+/// `TRUSTED CERTIFICATE` blocks are judged with their trust settings, so a
+/// file whose only roots are rejected for serverAuth has none (the packaged
+/// file is served). A file that mixes them is served as it is, trust settings
+/// and all, and that is safe: OpenSSL applies them itself when it loads the
+/// file, and a TLS client verifies with the ssl_server purpose and trust, so
+/// a root rejected for serverAuth vouches for no server (`openssl verify
+/// -purpose sslserver -CAfile FILE` fails for its server, as a handshake does;
+/// a plain `openssl verify` checks the default trust, anyExtendedKeyUsage).
 fn os_bundle_file(settings: &Settings, now: SystemTime) -> Option<(PathBuf, usize)> {
     let path = fs::canonicalize(os_bundle_path(settings)?).ok()?;
     // A regular file of bounded size, opened without blocking (never a FIFO).
     let bytes = roots::read_regular(&path).ok()?;
-    let ders: Vec<Vec<u8>> = pem::parse(&bytes)
+    let candidates = file_candidates(&bytes, &Source::System)
         .into_iter()
         .collect::<Result<_, _>>()
         .ok()?;
-    let count = ders.len();
-    let candidates = ders
-        .into_iter()
-        .map(|der| roots::Candidate {
-            der,
-            source: Source::System,
-        })
-        .collect();
     let selection = select::select(candidates, now, &mut HashSet::new());
     let unreadable = selection
         .dropped
         .iter()
         .any(|d| d.subject.is_none() || d.reason.starts_with("OpenSSL would refuse"));
-    (!unreadable && !selection.kept.is_empty()).then_some((path, count))
+    (!unreadable && !selection.kept.is_empty()).then_some((path, selection.kept.len()))
 }
 
 /// Puts the build at `bundle` unless an identical regular file is there
@@ -520,17 +521,19 @@ pub fn current(packaged: &Path, force: bool) -> Served {
 
 /// What the served file holds, for `info()`: the build's own report when
 /// this call built it; else a fresh assembly if it renders the very bytes
-/// served (a current bundle from the cache); else the file's own count and
-/// sources (the OS's file, the packaged one, or a cached bundle the sources
-/// no longer match), never what another build would have held.
+/// served (a current bundle from the cache); else the file's own certificates
+/// judged as a source's are (the OS's file, the packaged one, or a cached
+/// bundle the sources no longer match), never what another build would have
+/// held: its count is what OpenSSL trusts for TLS servers in that file.
 pub fn served_report(served: &mut Served, settings: &Settings) -> Report {
     if let (Origin::Built, Some(report)) = (served.origin, served.report.take()) {
         return report;
     }
     let text = fs::read(&served.path).unwrap_or_default();
+    let now = SystemTime::now();
     let mut note = None;
     if served.origin == Origin::Cache {
-        let (roots, report) = assemble(settings, SystemTime::now(), served.path.parent());
+        let (roots, report) = assemble(settings, now, served.path.parent());
         // The same roots, by DER: a bundle kept as it is with certificates
         // appended after our text (see appended.rs) holds them in another order.
         let in_file: HashSet<Vec<u8>> = pem::parse(&text).into_iter().flatten().collect();
@@ -549,52 +552,82 @@ pub fn served_report(served: &mut Served, settings: &Settings) -> Report {
     };
     let mut report = Report::empty(settings);
     report.notes.extend(note);
-    for source in file_sources(&text, &default_source) {
-        match report.sources.iter_mut().find(|s| s.source == source) {
-            Some(counts) => {
-                counts.loaded += 1;
-                counts.kept += 1;
+    let mut candidates = Vec::new();
+    for block in file_candidates(&text, &default_source) {
+        match block {
+            Ok(candidate) => {
+                match report
+                    .sources
+                    .iter_mut()
+                    .find(|s| s.source == candidate.source)
+                {
+                    Some(counts) => counts.loaded += 1,
+                    None => report.sources.push(SourceReport {
+                        source: candidate.source.clone(),
+                        loaded: 1,
+                        kept: 0,
+                    }),
+                }
+                candidates.push(candidate);
             }
-            None => report.sources.push(SourceReport {
-                source,
-                loaded: 1,
-                kept: 1,
+            Err(reason) => report.problems.push(Problem {
+                source: default_source.clone(),
+                reason,
             }),
         }
-        report.total += 1;
     }
+    let selection = select::select(candidates, now, &mut HashSet::new());
+    for root in &selection.kept {
+        if let Some(counts) = report.sources.iter_mut().find(|s| s.source == root.source) {
+            counts.kept += 1;
+        }
+    }
+    report.total = selection.kept.len();
+    report.dropped = selection.dropped;
+    report.notes.extend(selection.notes);
     report.mozilla_fallback = settings.mode == Mode::System
         && served.origin == Origin::Cache
         && report.sources.iter().all(|s| s.source != Source::System);
     report
 }
 
-/// The source of each certificate of a bundle's text, in order: the
-/// `# Source:` line a bundle of ours puts before it, else `default`.
-fn file_sources(text: &[u8], default: &Source) -> Vec<Source> {
-    let mut label: Option<String> = None;
-    let mut sources = Vec::new();
-    for line in String::from_utf8_lossy(text).lines() {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("# Source: ") {
-            label = Some(rest.to_owned());
-        } else if line == "-----BEGIN CERTIFICATE-----" {
-            let source = match label.take().as_deref() {
-                Some("system") => Source::System,
-                Some("mozilla") => Source::Mozilla,
-                Some(other) => match other
-                    .strip_prefix("extra (")
-                    .and_then(|r| r.strip_suffix(')'))
-                {
-                    Some(path) => Source::Extra(PathBuf::from(path)),
-                    None => default.clone(),
-                },
-                None => default.clone(),
-            };
-            sources.push(source);
+/// The certificates of a bundle's text as the PEM reader finds them (every
+/// certificate label; OpenSSL's trust settings kept for `select`), each with
+/// its source: the `# Source:` line a bundle of ours puts before it, else
+/// `default`. A block that is not a certificate gives why.
+fn file_candidates(text: &[u8], default: &Source) -> Vec<Result<roots::Candidate, String>> {
+    let lossy = String::from_utf8_lossy(text);
+    let mut labels = lossy
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| Some((index + 1, line.trim().strip_prefix("# Source: ")?)))
+        .peekable();
+    let mut previous_block = 0;
+    let mut out = Vec::new();
+    for (line, block) in pem::parse_with_lines(text) {
+        // The last label between the previous block and this one.
+        let mut label = None;
+        while let Some((at, text)) = labels.next_if(|(at, _)| *at < line) {
+            if at > previous_block {
+                label = Some(text);
+            }
         }
+        previous_block = line;
+        let source = match label {
+            Some("system") => Source::System,
+            Some("mozilla") => Source::Mozilla,
+            Some(other) => match other
+                .strip_prefix("extra (")
+                .and_then(|r| r.strip_suffix(')'))
+            {
+                Some(path) => Source::Extra(PathBuf::from(path)),
+                None => default.clone(),
+            },
+            None => default.clone(),
+        };
+        out.push(block.map(|der| roots::Candidate { der, source }));
     }
-    sources
+    out
 }
 
 /// The text of the packaged `cacert.pem`: every Mozilla root, none judged
@@ -657,13 +690,75 @@ mod tests {
         roots[2].source = Source::System;
         let text = render(&roots, &report);
         let expected: Vec<Source> = roots.iter().map(|r| r.source.clone()).collect();
-        assert_eq!(file_sources(text.as_bytes(), &Source::System), expected);
+        let sources = |text: &str, default: &Source| -> Vec<Source> {
+            file_candidates(text.as_bytes(), default)
+                .into_iter()
+                .map(|c| c.unwrap().source)
+                .collect()
+        };
+        assert_eq!(sources(&text, &Source::System), expected);
         // A file without our comments: every certificate from the default source.
         let bare: String = roots.iter().map(|r| pem::block(&r.der)).collect();
+        assert_eq!(sources(&bare, &Source::Mozilla), vec![Source::Mozilla; 3]);
+    }
+
+    /// A PEM block of `label` holding `der` (a certificate, then any trust settings).
+    fn block_of(label: &str, der: &[u8]) -> String {
+        pem::block(der).replace("CERTIFICATE", label)
+    }
+
+    /// `X509_CERT_AUX` with one purpose, serverAuth, in its trust (`0x30`) or reject (`0xa0`) list.
+    fn server_auth_aux(list: u8) -> Vec<u8> {
+        let oid = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
+        let mut out = vec![0x30, 12, list, 10];
+        out.extend(oid);
+        out
+    }
+
+    #[test]
+    fn a_served_file_counts_what_openssl_trusts_for_servers() {
+        let (roots, _) = assemble(&Settings::mozilla_only(), SystemTime::now(), None);
+        let with_aux = |root: &Root, list: u8| [root.der.clone(), server_auth_aux(list)].concat();
+        let text = [
+            block_of("X509 CERTIFICATE", &roots[0].der),
+            block_of("TRUSTED CERTIFICATE", &with_aux(&roots[1], 0x30)),
+            block_of("TRUSTED CERTIFICATE", &with_aux(&roots[2], 0xa0)),
+            pem::block(&roots[0].der), // the same root again: OpenSSL holds it once
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".to_owned(),
+        ]
+        .concat();
+        let path =
+            std::env::temp_dir().join(format!("certifi-native-served-{}.pem", std::process::id()));
+        fs::write(&path, &text).unwrap();
+        let mut served = Served {
+            path: path.clone(),
+            origin: Origin::OsFile,
+            degraded: None,
+            refused: Vec::new(),
+            report: None,
+        };
+        let report = served_report(&mut served, &Settings::mozilla_only());
+        fs::remove_file(&path).unwrap();
         assert_eq!(
-            file_sources(bare.as_bytes(), &Source::Mozilla),
-            vec![Source::Mozilla; 3]
+            report.total, 2,
+            "the plain root and the one trusted for serverAuth"
         );
+        let counts: Vec<_> = report
+            .sources
+            .iter()
+            .map(|s| (&s.source, s.loaded, s.kept))
+            .collect();
+        assert_eq!(counts, [(&Source::System, 4, 2)]);
+        let reasons: Vec<&str> = report.dropped.iter().map(|d| d.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "OpenSSL trust settings reject it for serverAuth",
+                "duplicate of a root already kept"
+            ]
+        );
+        assert_eq!(report.problems.len(), 1, "the key block is reported");
+        assert!(report.problems[0].reason.contains("is not a certificate"));
     }
 
     #[test]

@@ -14,16 +14,28 @@ const TRUSTED_LABEL: &str = "TRUSTED CERTIFICATE";
 /// Each PEM block of `input` in order: the certificate's DER, or why the block
 /// was not one. Text outside blocks is ignored, as OpenSSL ignores it.
 pub fn parse(input: &[u8]) -> Vec<Result<Vec<u8>, String>> {
-    read_blocks(input, false)
+    without_lines(read_blocks(input, false))
 }
 
 /// As `parse`, but a `TRUSTED CERTIFICATE` block keeps OpenSSL's trust
 /// settings (`X509_AUX`) after the certificate: what a source gives `select`.
 pub fn parse_keeping_trust(input: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+    without_lines(read_blocks(input, true))
+}
+
+/// As `parse_keeping_trust`, each block with the number of its BEGIN line
+/// (from 1, as `str::lines` counts): the text before a block may describe it.
+pub fn parse_with_lines(input: &[u8]) -> Vec<(usize, Result<Vec<u8>, String>)> {
     read_blocks(input, true)
 }
 
-fn read_blocks(input: &[u8], keep_trust: bool) -> Vec<Result<Vec<u8>, String>> {
+type Block = (usize, Result<Vec<u8>, String>);
+
+fn without_lines(blocks: Vec<Block>) -> Vec<Result<Vec<u8>, String>> {
+    blocks.into_iter().map(|(_, block)| block).collect()
+}
+
+fn read_blocks(input: &[u8], keep_trust: bool) -> Vec<Block> {
     let text = String::from_utf8_lossy(input);
     let mut blocks = Vec::new();
     // (label, first line number, base64 body)
@@ -33,17 +45,20 @@ fn read_blocks(input: &[u8], keep_trust: bool) -> Vec<Result<Vec<u8>, String>> {
         let line = raw_line.trim();
         if let Some(label) = marker(line, "-----BEGIN ") {
             if let Some((label, start, _)) = open.take() {
-                blocks.push(Err(truncated(&label, start)));
+                blocks.push((start, Err(truncated(&label, start))));
             }
             open = Some((label.to_owned(), line_no, String::new()));
         } else if let Some(end_label) = marker(line, "-----END ") {
             match open.take() {
                 Some((label, start, body)) if label == end_label => {
-                    blocks.push(decode_block(&label, start, &body, keep_trust));
+                    blocks.push((start, decode_block(&label, start, &body, keep_trust)));
                 }
-                Some((label, start, _)) => blocks.push(Err(format!(
-                    "PEM block {label:?} at line {start} ends with {end_label:?}"
-                ))),
+                Some((label, start, _)) => blocks.push((
+                    start,
+                    Err(format!(
+                        "PEM block {label:?} at line {start} ends with {end_label:?}"
+                    )),
+                )),
                 None => {} // A stray END line outside any block: text, ignored.
             }
         } else if let Some((_, _, body)) = open.as_mut() {
@@ -51,7 +66,7 @@ fn read_blocks(input: &[u8], keep_trust: bool) -> Vec<Result<Vec<u8>, String>> {
         }
     }
     if let Some((label, start, _)) = open {
-        blocks.push(Err(truncated(&label, start)));
+        blocks.push((start, Err(truncated(&label, start))));
     }
     blocks
 }
