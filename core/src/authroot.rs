@@ -4,8 +4,10 @@
 //! PKCS#7 SignedData whose content is a CertificateTrustList; each entry names a
 //! root by its SHA-1 thumbprint, with certificate properties as attributes.
 //!
-//! Compiled on every platform so that its tests run everywhere: only the
-//! reading of the registry is Windows-only (`roots/windows.rs`).
+//! Read with the project's DER walker (`x509.rs`), and compiled on every
+//! platform so that its tests run everywhere: the parse, and the choice of
+//! Mozilla's roots it makes (`select_mozilla`). Only the reading of the
+//! registry is Windows-only (`roots/windows.rs`).
 //!
 //! ```text
 //! ContentInfo ::= SEQUENCE { contentType (signedData), content [0] EXPLICIT SignedData }
@@ -22,17 +24,25 @@
 //! The list's signature is not checked: Windows checked it before caching it
 //! in HKLM, and whoever can write there can add roots to the Root store anyway.
 
-use x509_cert::der::asn1::{AnyRef, ObjectIdentifier};
-use x509_cert::der::{Decode, Reader, SliceReader, Tag, TagNumber, Tagged};
+use crate::roots::distrust::thumbprint;
+use crate::roots::{Distrust, Gathered, Problem, Source};
+use crate::x509::{
+    self, Element, GENERALIZED_TIME, INTEGER, OCTET_STRING, SEQUENCE, SET, UTC_TIME,
+};
 
-const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+/// Where Windows caches the list, and the value holding it.
+pub const AUTHROOT_LIST_KEY: &str =
+    r"HKLM\SOFTWARE\Microsoft\SystemCertificates\AuthRoot\AutoUpdate";
+pub const AUTHROOT_LIST_VALUE: &str = "EncodedCtl";
+
+const SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 /// szOID_CTL
-const CTL: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.1");
+const CTL: &str = "1.3.6.1.4.1.311.10.1";
 /// szOID_ROOT_LIST_SIGNER: the usage of the AuthRoot list (and of no other CTL).
-const ROOT_LIST_SIGNER: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.3.9");
-const SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+const ROOT_LIST_SIGNER: &str = "1.3.6.1.4.1.311.10.3.9";
+const SHA1: &str = "1.3.14.3.2.26";
 /// szOID_PKIX_KP_SERVER_AUTH
-pub const SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
+pub const SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
 /// szOID_CERT_PROP_ID_PREFIX: an attribute `1.3.6.1.4.1.311.10.11.<id>` holds property `<id>`.
 const PROPERTY_PREFIX: &str = "1.3.6.1.4.1.311.10.11.";
 /// CERT_ENHKEY_USAGE_PROP_ID: the usages the root is trusted for.
@@ -41,6 +51,11 @@ pub const ENHKEY_USAGE_PROP_ID: u32 = 9;
 pub const DISALLOWED_FILETIME_PROP_ID: u32 = 104;
 /// CERT_DISALLOWED_ENHKEY_USAGE_PROP_ID: the usages that date disables (all when absent).
 pub const DISALLOWED_ENHKEY_USAGE_PROP_ID: u32 = 122;
+/// `[0] EXPLICIT`, constructed.
+const EXPLICIT_0: u8 = 0xa0;
+
+/// Why a root the list disables is dropped (`info()`: "distrusted: ...").
+pub const DISABLED_BY_LIST: &str = "disabled for servers by Windows' AuthRoot list";
 
 /// The list, as far as `system` mode needs it.
 #[derive(Debug)]
@@ -56,12 +71,13 @@ pub struct TrustList {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub sha1: [u8; 20],
-    /// The usages the root is trusted for; `None`: the list does not restrict them.
-    pub usages: Option<Vec<ObjectIdentifier>>,
+    /// The usages (dotted OIDs) the root is trusted for; `None`: the list does
+    /// not restrict them.
+    pub usages: Option<Vec<String>>,
     /// Seconds since the Unix epoch from which the root is disabled.
     pub disallowed_from: Option<i64>,
-    /// The usages that date disables; `None`: all of them.
-    pub disallowed_usages: Option<Vec<ObjectIdentifier>>,
+    /// The usages (dotted OIDs) that date disables; `None`: all of them.
+    pub disallowed_usages: Option<Vec<String>>,
 }
 
 /// What an entry means for a TLS server's root, at a given time.
@@ -76,8 +92,10 @@ pub enum ServerTrust {
 
 impl Entry {
     pub fn server_trust(&self, now_unix: i64) -> ServerTrust {
-        let covers = |usages: &Option<Vec<ObjectIdentifier>>| {
-            usages.as_ref().is_none_or(|u| u.contains(&SERVER_AUTH))
+        let covers = |usages: &Option<Vec<String>>| {
+            usages
+                .as_ref()
+                .is_none_or(|u| u.iter().any(|oid| oid == SERVER_AUTH))
         };
         if self.disallowed_from.is_some_and(|from| from <= now_unix)
             && covers(&self.disallowed_usages)
@@ -91,46 +109,149 @@ impl Entry {
     }
 }
 
-type Der<'a> = AnyRef<'a>;
+/// How the list's entries fell, at the time of a selection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListCounts {
+    pub entries: usize,
+    /// Distinct thumbprints trusted for servers.
+    pub trusted: usize,
+    pub not_for_servers: usize,
+    pub disabled: usize,
+    /// Mozilla's roots among the trusted: the size of the part.
+    pub mozilla_trusted: usize,
+}
 
-fn children(any: Der<'_>) -> Result<Vec<Der<'_>>, String> {
-    let mut reader = SliceReader::new(any.value()).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    while !reader.is_finished() {
-        out.push(Der::decode(&mut reader).map_err(|e| e.to_string())?);
+/// The part of `system` mode that stands for the roots Windows trusts
+/// without having them in its Root store yet.
+pub struct MozillaPart {
+    /// `AuthRoot`: the Mozilla roots the list trusts for servers; `Mozilla`:
+    /// the whole set, when there is no usable list.
+    pub source: Source,
+    pub gathered: Gathered,
+    /// `None` when there is no usable list.
+    pub counts: Option<ListCounts>,
+    /// What `info()` says about the part.
+    pub note: String,
+}
+
+/// Decides which of `mozilla`'s roots `system` mode adds, from the list as
+/// read from the registry (`Ok(None)`: no such value), at `now_unix`; the
+/// roots the list disables for servers go into `distrust`. No list, or an
+/// unreadable one: all of `mozilla`, said so (a short store is worse than a
+/// few roots Windows would not fetch). Windows' `roots/windows.rs` reads the
+/// registry; this runs, and is tested, everywhere.
+pub fn select_mozilla(
+    read: std::io::Result<Option<Vec<u8>>>,
+    mut mozilla: Gathered,
+    distrust: &mut Distrust,
+    now_unix: i64,
+) -> MozillaPart {
+    let place = format!(r"{AUTHROOT_LIST_KEY}\{AUTHROOT_LIST_VALUE}");
+    let list = match read {
+        Ok(Some(blob)) => parse(&blob).map_err(|why| format!("unreadable ({why})")),
+        Ok(None) => Err("absent".to_owned()),
+        Err(err) => Err(format!("unreadable ({err})")),
+    };
+    let list = match list {
+        Ok(list) => list,
+        Err(why) => {
+            return MozillaPart {
+                source: Source::Mozilla,
+                gathered: mozilla,
+                counts: None,
+                note: format!(
+                    "Windows' AuthRoot list ({place}) is {why}: added Mozilla's set instead, \
+                     minus the Disallowed store"
+                ),
+            };
+        }
+    };
+    let mut trusted = std::collections::HashSet::new();
+    let mut counts = ListCounts {
+        entries: list.entries.len(),
+        ..ListCounts::default()
+    };
+    for entry in &list.entries {
+        match entry.server_trust(now_unix) {
+            ServerTrust::Trusted => {
+                trusted.insert(entry.sha1);
+            }
+            ServerTrust::NotForServers => counts.not_for_servers += 1,
+            ServerTrust::Disallowed => {
+                distrust.insert(entry.sha1, DISABLED_BY_LIST);
+                counts.disabled += 1;
+            }
+        }
     }
-    Ok(out)
-}
-
-fn expect<'a>(any: Option<Der<'a>>, tag: Tag, what: &str) -> Result<Der<'a>, String> {
-    match any {
-        Some(any) if any.tag() == tag => Ok(any),
-        Some(any) => Err(format!("{what}: expected {tag}, found {}", any.tag())),
-        None => Err(format!("{what}: missing")),
+    mozilla
+        .candidates
+        .retain(|candidate| trusted.contains(&thumbprint(&candidate.der)));
+    for candidate in &mut mozilla.candidates {
+        candidate.source = Source::AuthRoot;
+    }
+    mozilla
+        .problems
+        .extend(list.problems.into_iter().map(|reason| Problem {
+            source: Source::AuthRoot,
+            reason: format!("AuthRoot list: {reason}"),
+        }));
+    counts.trusted = trusted.len();
+    counts.mozilla_trusted = mozilla.candidates.len();
+    let note = format!(
+        "Windows' AuthRoot list (sequence {}): {} entries, {} trusted for servers, {} \
+         not for servers, {} disabled; {} of Mozilla's roots are among the trusted",
+        list.sequence_number.as_deref().unwrap_or("none"),
+        counts.entries,
+        counts.trusted,
+        counts.not_for_servers,
+        counts.disabled,
+        counts.mozilla_trusted
+    );
+    MozillaPart {
+        source: Source::AuthRoot,
+        gathered: mozilla,
+        counts: Some(counts),
+        note,
     }
 }
 
-fn oid(any: Der<'_>, what: &str) -> Result<ObjectIdentifier, String> {
-    any.decode_as::<ObjectIdentifier>()
-        .map_err(|e| format!("{what}: {e}"))
+fn children(el: Element<'_>) -> Result<Vec<Element<'_>>, String> {
+    x509::elements(el.contents)
 }
 
-fn oids(any: Der<'_>, what: &str) -> Result<Vec<ObjectIdentifier>, String> {
-    children(expect(Some(any), Tag::Sequence, what)?)?
+/// Exactly one element in `bytes`.
+fn single<'a>(bytes: &'a [u8], what: &str) -> Result<Element<'a>, String> {
+    match x509::element(bytes) {
+        Ok((el, [])) => Ok(el),
+        Ok(_) => Err(format!("{what}: bytes after it")),
+        Err(why) => Err(format!("{what}: {why}")),
+    }
+}
+
+fn expect<'a>(el: Option<Element<'a>>, tag: u8, what: &str) -> Result<Element<'a>, String> {
+    let el = el.ok_or_else(|| format!("{what}: missing"))?;
+    x509::expect(el, tag, what)?;
+    Ok(el)
+}
+
+/// An OBJECT IDENTIFIER, checked as OpenSSL checks one, as dotted text.
+fn oid(el: Option<Element<'_>>, what: &str) -> Result<String, String> {
+    let el = el.ok_or_else(|| format!("{what}: missing"))?;
+    x509::object_identifier(el, what)?;
+    Ok(crate::self_signed::dotted(el.contents))
+}
+
+fn oids(el: Element<'_>, what: &str) -> Result<Vec<String>, String> {
+    children(expect(Some(el), SEQUENCE, what)?)?
         .into_iter()
-        .map(|item| oid(expect(Some(item), Tag::ObjectIdentifier, what)?, what))
+        .map(|item| oid(Some(item), what))
         .collect()
 }
 
-fn explicit0<'a>(any: Option<Der<'a>>, what: &str) -> Result<Der<'a>, String> {
-    let tag = Tag::ContextSpecific {
-        constructed: true,
-        number: TagNumber(0),
-    };
-    let wrapper = expect(any, tag, what)?;
-    let mut inner = children(wrapper)?.into_iter();
-    match (inner.next(), inner.next()) {
-        (Some(value), None) => Ok(value),
+fn explicit0<'a>(el: Option<Element<'a>>, what: &str) -> Result<Element<'a>, String> {
+    let wrapper = expect(el, EXPLICIT_0, what)?;
+    match children(wrapper)?[..] {
+        [value] => Ok(value),
         _ => Err(format!("{what}: [0] must hold exactly one value")),
     }
 }
@@ -138,55 +259,54 @@ fn explicit0<'a>(any: Option<Der<'a>>, what: &str) -> Result<Der<'a>, String> {
 /// Parses the list as Windows caches it (the registry value `EncodedCtl`).
 /// Any structural problem is an `Err` with the reason; never a panic.
 pub fn parse(blob: &[u8]) -> Result<TrustList, String> {
-    let content_info = Der::from_der(blob).map_err(|e| format!("not DER: {e}"))?;
-    let mut fields =
-        children(expect(Some(content_info), Tag::Sequence, "ContentInfo")?)?.into_iter();
-    let kind = expect(fields.next(), Tag::ObjectIdentifier, "ContentInfo type")?;
-    if oid(kind, "ContentInfo type")? != SIGNED_DATA {
+    let content_info = match x509::element(blob) {
+        Ok((el, [])) => el,
+        Ok(_) => return Err("not DER: bytes after the list".to_owned()),
+        Err(why) => return Err(format!("not DER: {why}")),
+    };
+    let mut fields = children(expect(Some(content_info), SEQUENCE, "ContentInfo")?)?.into_iter();
+    if oid(fields.next(), "ContentInfo type")? != SIGNED_DATA {
         return Err("not a PKCS#7 SignedData".to_owned());
     }
     let signed = explicit0(fields.next(), "SignedData")?;
-    let mut fields = children(expect(Some(signed), Tag::Sequence, "SignedData")?)?.into_iter();
-    expect(fields.next(), Tag::Integer, "SignedData version")?;
-    expect(fields.next(), Tag::Set, "SignedData digestAlgorithms")?;
-    let encap = expect(fields.next(), Tag::Sequence, "encapContentInfo")?;
+    let mut fields = children(expect(Some(signed), SEQUENCE, "SignedData")?)?.into_iter();
+    expect(fields.next(), INTEGER, "SignedData version")?;
+    expect(fields.next(), SET, "SignedData digestAlgorithms")?;
+    let encap = expect(fields.next(), SEQUENCE, "encapContentInfo")?;
     let mut fields = children(encap)?.into_iter();
-    let kind = expect(fields.next(), Tag::ObjectIdentifier, "eContentType")?;
-    if oid(kind, "eContentType")? != CTL {
+    if oid(fields.next(), "eContentType")? != CTL {
         return Err("the SignedData does not hold a certificate trust list".to_owned());
     }
     let mut list = explicit0(fields.next(), "eContent")?;
-    if list.tag() == Tag::OctetString {
+    if list.tag == OCTET_STRING {
         // PKCS#7 v1.5 puts the content itself here; CMS wraps it in an OCTET STRING.
-        list = Der::from_der(list.value()).map_err(|e| format!("eContent: {e}"))?;
+        list = single(list.contents, "eContent")?;
     }
     trust_list(list)
 }
 
-fn trust_list(list: Der<'_>) -> Result<TrustList, String> {
-    let mut fields = children(expect(Some(list), Tag::Sequence, "CertificateTrustList")?)?
+fn trust_list(list: Element<'_>) -> Result<TrustList, String> {
+    let mut fields = children(expect(Some(list), SEQUENCE, "CertificateTrustList")?)?
         .into_iter()
         .peekable();
-    let mut next_if = |tag: Tag| fields.next_if(|f| f.tag() == tag);
-    next_if(Tag::Integer); // version
-    let usage = expect(next_if(Tag::Sequence), Tag::Sequence, "subjectUsage")?;
-    if !oids(usage, "subjectUsage")?.contains(&ROOT_LIST_SIGNER) {
+    let mut next_if = |tag: u8| fields.next_if(|f| f.tag == tag);
+    next_if(INTEGER); // version
+    let usage = expect(next_if(SEQUENCE), SEQUENCE, "subjectUsage")?;
+    if !oids(usage, "subjectUsage")?
+        .iter()
+        .any(|u| u == ROOT_LIST_SIGNER)
+    {
         return Err("not the AuthRoot list (its usage is not szOID_ROOT_LIST_SIGNER)".to_owned());
     }
-    next_if(Tag::OctetString); // listIdentifier
-    let sequence_number = next_if(Tag::Integer).map(|n| hex(n.value()));
-    let is_time = |f: &Der<'_>| matches!(f.tag(), Tag::UtcTime | Tag::GeneralizedTime);
+    next_if(OCTET_STRING); // listIdentifier
+    let sequence_number = next_if(INTEGER).map(|n| hex(n.contents));
+    let is_time = |f: &Element<'_>| matches!(f.tag, UTC_TIME | GENERALIZED_TIME);
     fields
         .next_if(is_time)
         .ok_or("thisUpdate: missing or not a time")?;
     fields.next_if(is_time); // nextUpdate
-    let algorithm = expect(fields.next(), Tag::Sequence, "subjectAlgorithm")?;
-    let algorithm = expect(
-        children(algorithm)?.into_iter().next(),
-        Tag::ObjectIdentifier,
-        "subjectAlgorithm",
-    )?;
-    if oid(algorithm, "subjectAlgorithm")? != SHA1 {
+    let algorithm = expect(fields.next(), SEQUENCE, "subjectAlgorithm")?;
+    if oid(children(algorithm)?.first().copied(), "subjectAlgorithm")? != SHA1 {
         return Err("subjects are not named by SHA-1 thumbprints".to_owned());
     }
     let mut out = TrustList {
@@ -194,7 +314,7 @@ fn trust_list(list: Der<'_>) -> Result<TrustList, String> {
         entries: Vec::new(),
         problems: Vec::new(),
     };
-    if let Some(subjects) = fields.next_if(|f| f.tag() == Tag::Sequence) {
+    if let Some(subjects) = fields.next_if(|f| f.tag == SEQUENCE) {
         for (index, subject) in children(subjects)?.into_iter().enumerate() {
             match entry(subject) {
                 Ok(entry) => out.entries.push(entry),
@@ -205,13 +325,15 @@ fn trust_list(list: Der<'_>) -> Result<TrustList, String> {
     Ok(out)
 }
 
-fn entry(subject: Der<'_>) -> Result<Entry, String> {
-    let mut fields = children(expect(Some(subject), Tag::Sequence, "TrustedSubject")?)?.into_iter();
-    let id = expect(fields.next(), Tag::OctetString, "subjectIdentifier")?;
-    let sha1: [u8; 20] = id
-        .value()
-        .try_into()
-        .map_err(|_| format!("subjectIdentifier: {} bytes, not a SHA-1", id.value().len()))?;
+fn entry(subject: Element<'_>) -> Result<Entry, String> {
+    let mut fields = children(expect(Some(subject), SEQUENCE, "TrustedSubject")?)?.into_iter();
+    let id = expect(fields.next(), OCTET_STRING, "subjectIdentifier")?;
+    let sha1: [u8; 20] = id.contents.try_into().map_err(|_| {
+        format!(
+            "subjectIdentifier: {} bytes, not a SHA-1",
+            id.contents.len()
+        )
+    })?;
     let mut entry = Entry {
         sha1,
         usages: None,
@@ -221,31 +343,18 @@ fn entry(subject: Der<'_>) -> Result<Entry, String> {
     let Some(attributes) = fields.next() else {
         return Ok(entry);
     };
-    for attribute in children(expect(Some(attributes), Tag::Set, "subjectAttributes")?)? {
-        let mut parts = children(expect(Some(attribute), Tag::Sequence, "attribute")?)?.into_iter();
-        let kind = oid(
-            expect(parts.next(), Tag::ObjectIdentifier, "attribute type")?,
-            "attribute type",
-        )?;
-        let values = children(expect(parts.next(), Tag::Set, "attribute values")?)?;
+    for attribute in children(expect(Some(attributes), SET, "subjectAttributes")?)? {
+        let mut parts = children(expect(Some(attribute), SEQUENCE, "attribute")?)?.into_iter();
+        let kind = oid(parts.next(), "attribute type")?;
+        let values = children(expect(parts.next(), SET, "attribute values")?)?;
         let Some(id) = kind
-            .to_string()
             .strip_prefix(PROPERTY_PREFIX)
             .and_then(|id| id.parse::<u32>().ok())
         else {
             continue; // not a certificate property
         };
-        let value = expect(
-            values.into_iter().next(),
-            Tag::OctetString,
-            "property value",
-        )?
-        .value();
-        let usages = || {
-            Der::from_der(value)
-                .map_err(|e| e.to_string())
-                .and_then(|u| oids(u, "usages"))
-        };
+        let value = expect(values.into_iter().next(), OCTET_STRING, "property value")?.contents;
+        let usages = || single(value, "usages").and_then(|u| oids(u, "usages"));
         match id {
             ENHKEY_USAGE_PROP_ID => entry.usages = Some(usages()?),
             DISALLOWED_ENHKEY_USAGE_PROP_ID => entry.disallowed_usages = Some(usages()?),
@@ -305,9 +414,23 @@ pub(crate) mod tests {
         tlv(0x31, &items.concat())
     }
 
+    /// An OBJECT IDENTIFIER's DER, from its dotted text.
     fn oid_der(dotted: &str) -> Vec<u8> {
-        use x509_cert::der::Encode;
-        ObjectIdentifier::new_unwrap(dotted).to_der().unwrap()
+        let arcs: Vec<u64> = dotted.split('.').map(|a| a.parse().unwrap()).collect();
+        let mut content = Vec::new();
+        for arc in [arcs[0] * 40 + arcs[1]]
+            .into_iter()
+            .chain(arcs[2..].iter().copied())
+        {
+            let mut groups = vec![(arc & 0x7f) as u8];
+            let mut rest = arc >> 7;
+            while rest > 0 {
+                groups.push(0x80 | (rest & 0x7f) as u8);
+                rest >>= 7;
+            }
+            content.extend(groups.into_iter().rev());
+        }
+        tlv(0x06, &content)
     }
 
     fn property(id: u32, value: &[u8]) -> Vec<u8> {
@@ -362,13 +485,28 @@ pub(crate) mod tests {
             seq(&[oid_der("1.3.14.3.2.26"), tlv(0x05, &[])]),
             seq(&subjects),
         ]);
+        signed_data(&ctl)
+    }
+
+    /// A ContentInfo holding a SignedData holding `ctl`.
+    fn signed_data(ctl: &[u8]) -> Vec<u8> {
         let signed = seq(&[
             tlv(0x02, &[1]),
             set(&[seq(&[oid_der("2.16.840.1.101.3.4.2.1"), tlv(0x05, &[])])]),
-            seq(&[oid_der("1.3.6.1.4.1.311.10.1"), tlv(0xa0, &ctl)]),
+            seq(&[oid_der("1.3.6.1.4.1.311.10.1"), tlv(0xa0, ctl)]),
             set(&[]),
         ]);
         seq(&[oid_der("1.2.840.113549.1.7.2"), tlv(0xa0, &signed)])
+    }
+
+    /// A CTL with only the fields it must have, and `subjects`.
+    fn minimal_ctl(subjects: &[Vec<u8>]) -> Vec<u8> {
+        seq(&[
+            seq(&[oid_der("1.3.6.1.4.1.311.10.3.9")]),
+            tlv(0x17, b"261201000000Z"),
+            seq(&[oid_der("1.3.14.3.2.26")]),
+            seq(subjects),
+        ])
     }
 
     /// A FILETIME for a Unix time.
@@ -441,28 +579,9 @@ pub(crate) mod tests {
 
     #[test]
     fn the_content_may_come_wrapped_in_an_octet_string() {
-        // Re-wrap the CTL of the sample as CMS does: [0] { OCTET STRING { CTL } }.
-        let plain = crafted_ctl(&[Listed {
-            sha1: [7; 20],
-            usages: &[SERVER],
-            disallowed: None,
-        }]);
-        let content = Der::from_der(&plain).unwrap();
-        let signed = explicit0(children(content).unwrap().get(1).copied(), "").unwrap();
-        let fields = children(signed).unwrap();
-        let encap = children(fields[2]).unwrap();
-        let ctl = explicit0(Some(encap[1]), "").unwrap();
-        use x509_cert::der::Encode;
-        let wrapped_encap = seq(&[
-            oid_der("1.3.6.1.4.1.311.10.1"),
-            tlv(0xa0, &tlv(0x04, &ctl.to_der().unwrap())),
-        ]);
-        let rest: Vec<Vec<u8>> = [fields[0], fields[1]]
-            .iter()
-            .map(|f| f.to_der().unwrap())
-            .collect();
-        let signed = seq(&[rest[0].clone(), rest[1].clone(), wrapped_encap, set(&[])]);
-        let blob = seq(&[oid_der("1.2.840.113549.1.7.2"), tlv(0xa0, &signed)]);
+        // As CMS does: [0] { OCTET STRING { CTL } }.
+        let ctl = minimal_ctl(&[seq(&[tlv(0x04, &[7; 20])])]);
+        let blob = signed_data(&tlv(0x04, &ctl));
         assert_eq!(parse(&blob).unwrap().entries[0].sha1, [7; 20]);
     }
 
@@ -512,13 +631,8 @@ pub(crate) mod tests {
     fn a_bad_entry_is_reported_and_the_others_kept() {
         let good = seq(&[tlv(0x04, &[9; 20])]);
         let short = seq(&[tlv(0x04, &[9; 19])]);
-        let ctl = seq(&[
-            seq(&[oid_der("1.3.6.1.4.1.311.10.3.9")]),
-            tlv(0x17, b"261201000000Z"),
-            seq(&[oid_der("1.3.14.3.2.26")]),
-            seq(&[short, good]),
-        ]);
-        let list = trust_list(Der::from_der(&ctl).unwrap()).unwrap();
+        let ctl = minimal_ctl(&[short, good]);
+        let list = trust_list(x509::element(&ctl).unwrap().0).unwrap();
         assert_eq!(list.entries.len(), 1);
         assert_eq!(
             list.entries[0].server_trust(0),
@@ -528,6 +642,186 @@ pub(crate) mod tests {
         assert_eq!(
             list.problems,
             ["entry 0: subjectIdentifier: 19 bytes, not a SHA-1"]
+        );
+    }
+
+    /// A time for the selections below: the disabled entries are disabled by then.
+    const NOW: i64 = 1_800_000_000;
+
+    /// The wine test's list (two of Mozilla's roots by thumbprint, one without
+    /// server authentication) plus two roots disabled from a day before `NOW`:
+    /// for every usage, and for server authentication.
+    fn mozilla_list() -> (Vec<u8>, [&'static [u8]; 4]) {
+        let set = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        let roots = [
+            set[1].as_ref(),
+            set[2].as_ref(),
+            set[3].as_ref(),
+            set[4].as_ref(),
+        ];
+        let a_day_before = filetime(NOW - 86_400);
+        let list = crafted_ctl(&[
+            Listed {
+                sha1: thumbprint(roots[0]),
+                usages: &[SERVER, CODE_SIGNING],
+                disallowed: None,
+            },
+            Listed {
+                sha1: thumbprint(roots[1]),
+                usages: &[CODE_SIGNING],
+                disallowed: None,
+            },
+            Listed {
+                sha1: thumbprint(roots[2]),
+                usages: &[SERVER],
+                disallowed: Some((a_day_before, &[])),
+            },
+            Listed {
+                sha1: thumbprint(roots[3]),
+                usages: &[SERVER],
+                disallowed: Some((a_day_before, &[SERVER])),
+            },
+        ]);
+        (list, roots)
+    }
+
+    #[test]
+    fn the_list_selects_the_mozilla_roots_trusted_for_servers() {
+        let (list, [for_servers, code_signing_only, disabled, disabled_for_servers]) =
+            mozilla_list();
+        let mut distrust = Distrust::default();
+        let part = select_mozilla(Ok(Some(list)), crate::roots::mozilla(), &mut distrust, NOW);
+        assert_eq!(part.source, Source::AuthRoot);
+        let added: Vec<&[u8]> = part
+            .gathered
+            .candidates
+            .iter()
+            .map(|c| &c.der[..])
+            .collect();
+        assert_eq!(added, [for_servers], "exactly the root trusted for servers");
+        assert!(part
+            .gathered
+            .candidates
+            .iter()
+            .all(|c| c.source == Source::AuthRoot));
+        let counts = ListCounts {
+            entries: 4,
+            trusted: 1,
+            not_for_servers: 1,
+            disabled: 2,
+            mozilla_trusted: 1,
+        };
+        assert_eq!(part.counts, Some(counts));
+        assert_eq!(
+            part.note,
+            "Windows' AuthRoot list (sequence 015f): 4 entries, 1 trusted for servers, \
+             1 not for servers, 2 disabled; 1 of Mozilla's roots are among the trusted"
+        );
+        // The disabled roots are distrusted wherever they come from (the Root
+        // store, Mozilla's set in `merged` mode), with the reason; no other is.
+        let mut whole_set = crate::roots::mozilla();
+        let dropped = distrust.remove_from(&mut whole_set);
+        let dropped: Vec<([u8; 32], &str)> = dropped
+            .iter()
+            .map(|d| (d.sha256, d.reason.as_str()))
+            .collect();
+        let reason = format!("distrusted: {DISABLED_BY_LIST}");
+        let sha256 = |der: &[u8]| -> [u8; 32] { sha2::Sha256::digest(der).into() };
+        use sha2::Digest;
+        assert_eq!(
+            dropped,
+            [
+                (sha256(disabled), reason.as_str()),
+                (sha256(disabled_for_servers), reason.as_str())
+            ]
+        );
+        // Listed without server authentication: neither added nor distrusted.
+        assert!(whole_set
+            .candidates
+            .iter()
+            .any(|c| c.der == code_signing_only));
+        // Before the date, the two are trusted for servers.
+        let mut distrust = Distrust::default();
+        let (list, _) = mozilla_list();
+        let earlier = select_mozilla(
+            Ok(Some(list)),
+            crate::roots::mozilla(),
+            &mut distrust,
+            NOW - 2 * 86_400,
+        );
+        assert_eq!(earlier.gathered.candidates.len(), 3);
+        assert_eq!(earlier.counts.map(|c| c.disabled), Some(0));
+        assert!(distrust
+            .remove_from(&mut crate::roots::mozilla())
+            .is_empty());
+    }
+
+    #[test]
+    fn without_a_usable_list_the_whole_mozilla_set_is_added_and_said() {
+        let (list, _) = mozilla_list();
+        let whole = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
+        let cases: [(std::io::Result<Option<Vec<u8>>>, &str); 4] = [
+            (Ok(None), "is absent:"),
+            (
+                Ok(Some(b"not a trust list".to_vec())),
+                "is unreadable (not DER: an element longer than what holds it):",
+            ),
+            (
+                Ok(Some(list[..list.len() / 2].to_vec())),
+                "is unreadable (not DER:",
+            ),
+            (
+                Err(std::io::Error::other("access denied")),
+                "is unreadable (access denied):",
+            ),
+        ];
+        for (read, why) in cases {
+            let mut distrust = Distrust::default();
+            let part = select_mozilla(read, crate::roots::mozilla(), &mut distrust, NOW);
+            assert_eq!(part.source, Source::Mozilla);
+            assert_eq!(part.gathered.candidates.len(), whole);
+            assert_eq!(part.counts, None);
+            let place = format!(r"{AUTHROOT_LIST_KEY}\{AUTHROOT_LIST_VALUE}");
+            assert!(
+                part.note
+                    .starts_with(&format!("Windows' AuthRoot list ({place}) {why}")),
+                "{}",
+                part.note
+            );
+            assert!(part
+                .note
+                .ends_with("added Mozilla's set instead, minus the Disallowed store"));
+            assert!(distrust
+                .remove_from(&mut crate::roots::mozilla())
+                .is_empty());
+        }
+    }
+
+    #[test]
+    fn a_bad_entry_is_a_problem_of_the_authroot_part() {
+        let mozilla_set = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        let good = seq(&[tlv(0x04, &thumbprint(mozilla_set[0].as_ref()))]);
+        let short = seq(&[tlv(0x04, &[9; 19])]);
+        let blob = signed_data(&minimal_ctl(&[good, short]));
+        let part = select_mozilla(
+            Ok(Some(blob)),
+            crate::roots::mozilla(),
+            &mut Distrust::default(),
+            NOW,
+        );
+        assert_eq!(part.gathered.candidates.len(), 1);
+        let problems: Vec<(&Source, &str)> = part
+            .gathered
+            .problems
+            .iter()
+            .map(|p| (&p.source, p.reason.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [(
+                &Source::AuthRoot,
+                "AuthRoot list: entry 1: subjectIdentifier: 19 bytes, not a SHA-1"
+            )]
         );
     }
 }

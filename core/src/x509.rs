@@ -20,13 +20,13 @@ pub struct Element<'a> {
 }
 
 const BOOLEAN: u8 = 0x01;
-const INTEGER: u8 = 0x02;
+pub const INTEGER: u8 = 0x02;
 const BIT_STRING: u8 = 0x03;
-const OCTET_STRING: u8 = 0x04;
+pub const OCTET_STRING: u8 = 0x04;
 const OID: u8 = 0x06;
 const UTF8_STRING: u8 = 0x0c;
-const UTC_TIME: u8 = 0x17;
-const GENERALIZED_TIME: u8 = 0x18;
+pub const UTC_TIME: u8 = 0x17;
+pub const GENERALIZED_TIME: u8 = 0x18;
 const UNIVERSAL_STRING: u8 = 0x1c;
 const BMP_STRING: u8 = 0x1e;
 pub const SEQUENCE: u8 = 0x30;
@@ -121,7 +121,8 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn expect(el: Element<'_>, tag: u8, what: &str) -> Result<(), String> {
+/// That `el` has `tag`, or why not (worded with `what`, the field).
+pub fn expect(el: Element<'_>, tag: u8, what: &str) -> Result<(), String> {
     match el.tag == tag {
         true => Ok(()),
         false => Err(format!(
@@ -318,7 +319,7 @@ fn integer(contents: &[u8], what: &str) -> Result<(), String> {
 }
 
 /// `c2i_ASN1_OBJECT`: non-empty, every sub-identifier minimal and complete.
-fn object_identifier(el: Element<'_>, what: &str) -> Result<(), String> {
+pub fn object_identifier(el: Element<'_>, what: &str) -> Result<(), String> {
     expect(el, OID, what)?;
     let bytes = el.contents;
     let bad = bytes.is_empty()

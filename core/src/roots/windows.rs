@@ -16,14 +16,9 @@ use std::time::SystemTime;
 use schannel::cert_store::CertStoreBuilder;
 
 use super::distrust::thumbprint;
-use super::{mozilla, system, Distrust, Gathered, OsStore, Problem, Source, Watched};
-use crate::authroot::{self, ServerTrust};
+use super::{mozilla, system, Distrust, OsStore, Problem, Source, Watched};
+use crate::authroot::{self, AUTHROOT_LIST_KEY, AUTHROOT_LIST_VALUE};
 use crate::registry;
-
-/// Where Windows caches the AuthRoot list, and the value holding it.
-pub const AUTHROOT_LIST_KEY: &str =
-    r"HKLM\SOFTWARE\Microsoft\SystemCertificates\AuthRoot\AutoUpdate";
-pub const AUTHROOT_LIST_VALUE: &str = "EncodedCtl";
 
 /// The registry trees that hold system stores: the machine's, group policy's,
 /// the enterprise's, the user's and the user's policy.
@@ -37,7 +32,6 @@ const STORE_TREES: [&str; 5] = [
 const STORES: [&str; 3] = ["Root", "AuthRoot", "Disallowed"];
 
 const DISALLOWED_STORE: &str = "in the Windows Disallowed store";
-const DISABLED_BY_LIST: &str = "disabled for servers by Windows' AuthRoot list";
 
 /// Each store's `Certificates` key (a certificate added or removed is a
 /// subkey added or removed), and the AuthRoot list's key.
@@ -63,13 +57,15 @@ pub fn os_store() -> OsStore {
     ));
     out.parts.push((Source::System, root_store));
     let now = crate::select::unix_seconds(SystemTime::now()) as i64;
-    let (part, note) = authroot_part(
+    // Which of Mozilla's roots the list adds is decided in authroot.rs, on every platform.
+    let part = authroot::select_mozilla(
         registry::read_binary(AUTHROOT_LIST_KEY, AUTHROOT_LIST_VALUE),
+        mozilla(),
         &mut out.distrust,
         now,
     );
-    out.parts.push(part);
-    out.notes.push(note);
+    out.parts.push((part.source, part.gathered));
+    out.notes.push(part.note);
     out
 }
 
@@ -101,69 +97,6 @@ fn read_disallowed(distrust: &mut Distrust, problems: &mut Vec<Problem>) -> usiz
     seen.len()
 }
 
-/// The part the AuthRoot list adds, from the list as read from the registry,
-/// and what to say about it. No list, or an unreadable one: Mozilla's whole
-/// set, said so (a short store is worse than a few roots Windows would not fetch).
-fn authroot_part(
-    blob: std::io::Result<Option<Vec<u8>>>,
-    distrust: &mut Distrust,
-    now: i64,
-) -> ((Source, Gathered), String) {
-    let place = format!(r"{AUTHROOT_LIST_KEY}\{AUTHROOT_LIST_VALUE}");
-    let list = match blob {
-        Ok(Some(blob)) => authroot::parse(&blob).map_err(|why| format!("unreadable ({why})")),
-        Ok(None) => Err("absent".to_owned()),
-        Err(err) => Err(format!("unreadable ({err})")),
-    };
-    let list = match list {
-        Ok(list) => list,
-        Err(why) => {
-            let note = format!(
-                "Windows' AuthRoot list ({place}) is {why}: added Mozilla's set instead, \
-                 minus the Disallowed store"
-            );
-            return ((Source::Mozilla, mozilla()), note);
-        }
-    };
-    let mut trusted = HashSet::new();
-    let (mut not_for_servers, mut disabled) = (0, 0);
-    for entry in &list.entries {
-        match entry.server_trust(now) {
-            ServerTrust::Trusted => {
-                trusted.insert(entry.sha1);
-            }
-            ServerTrust::NotForServers => not_for_servers += 1,
-            ServerTrust::Disallowed => {
-                distrust.insert(entry.sha1, DISABLED_BY_LIST);
-                disabled += 1;
-            }
-        }
-    }
-    let mut part = mozilla();
-    part.candidates
-        .retain(|candidate| trusted.contains(&thumbprint(&candidate.der)));
-    for candidate in &mut part.candidates {
-        candidate.source = Source::AuthRoot;
-    }
-    part.problems = list
-        .problems
-        .into_iter()
-        .map(|reason| Problem {
-            source: Source::AuthRoot,
-            reason: format!("AuthRoot list: {reason}"),
-        })
-        .collect();
-    let note = format!(
-        "Windows' AuthRoot list (sequence {}): {} entries, {} trusted for servers, {not_for_servers} \
-         not for servers, {disabled} disabled; {} of Mozilla's roots are among the trusted",
-        list.sequence_number.as_deref().unwrap_or("none"),
-        list.entries.len(),
-        trusted.len(),
-        part.candidates.len()
-    );
-    ((Source::AuthRoot, part), note)
-}
-
 #[cfg(test)]
 mod tests {
     //! These change the machine's stores and registry: they run under wine
@@ -176,7 +109,7 @@ mod tests {
     use schannel::cert_store::{CertAdd, CertStore};
 
     use super::*;
-    use crate::authroot::tests::{crafted_ctl, Listed};
+    use crate::authroot::tests::{crafted_ctl, filetime, Listed};
     use crate::bundle::{assemble, Report};
     use crate::cache::sources_stamp;
     use crate::select::Root;
@@ -304,13 +237,57 @@ mod tests {
         assert!(kept(&roots, &mozilla_root).is_some());
     }
 
+    /// `report.sources` of an assembled `system` mode: the parts of `os` in
+    /// their order, each loaded whole, and kept but for what `info()` says
+    /// was dropped from it.
+    fn assert_sources_are_the_parts(os: &OsStore, roots: &[Root], report: &Report) {
+        let parts: Vec<(Source, usize)> = os
+            .parts
+            .iter()
+            .map(|(source, part)| (source.clone(), part.candidates.len()))
+            .collect();
+        let loaded: Vec<(Source, usize)> = report
+            .sources
+            .iter()
+            .map(|s| (s.source.clone(), s.loaded))
+            .collect();
+        assert_eq!(loaded, parts);
+        for s in &report.sources {
+            let dropped = report.dropped.iter().filter(|d| d.source == s.source);
+            assert_eq!(s.kept, s.loaded - dropped.count(), "{:?}", s.source);
+            let in_bundle = roots.iter().filter(|r| r.source == s.source).count();
+            assert_eq!(s.kept, in_bundle, "{:?}", s.source);
+        }
+    }
+
+    /// Three roots of Mozilla's set within their dates, those not in wine's
+    /// Root store first (it holds the host's roots): what the list adds then
+    /// shows in the bundle as the list's.
+    fn three_mozilla_roots(in_root_store: &HashSet<[u8; 20]>) -> [&'static [u8]; 3] {
+        let now = crate::select::unix_seconds(SystemTime::now()) as i64;
+        let mut roots: Vec<&'static [u8]> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .map(|c| c.as_ref())
+            .filter(|der| crate::x509::parse(der).is_ok_and(|c| c.not_after.unix > now + 86_400))
+            .collect();
+        roots.sort_by_key(|der| in_root_store.contains(&thumbprint(der)));
+        [roots[0], roots[1], roots[2]]
+    }
+
     #[test]
     fn the_authroot_list_adds_the_mozilla_roots_it_trusts_for_servers() {
         let Some(_changing) = changing_the_stores() else {
             return;
         };
         let set = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
-        let (for_servers, code_signing_only) = (set[1].as_ref(), set[2].as_ref());
+        let in_root_store: HashSet<[u8; 20]> = system()
+            .candidates
+            .iter()
+            .map(|c| thumbprint(&c.der))
+            .collect();
+        let [for_servers, code_signing_only, disabled] = three_mozilla_roots(&in_root_store);
+        let was_in_root_store = |der: &[u8]| in_root_store.contains(&thumbprint(der));
+        let now = crate::select::unix_seconds(SystemTime::now()) as i64;
         let list = crafted_ctl(&[
             Listed {
                 sha1: thumbprint(for_servers),
@@ -322,23 +299,53 @@ mod tests {
                 usages: &[CODE_SIGNING],
                 disallowed: None,
             },
+            Listed {
+                sha1: thumbprint(disabled),
+                usages: &[SERVER],
+                disallowed: Some((filetime(now - 86_400), &[])),
+            },
         ]);
+        // In the Root store, the disabled root is a candidate the list must remove.
+        add("Root", disabled);
         set_authroot_list(Some(&list));
         let with_list = os_store();
+        let (roots, report) = assemble(&system_mode(), SystemTime::now(), None);
         set_authroot_list(Some(b"not a trust list"));
         let unreadable = os_store();
         set_authroot_list(None);
         let absent = os_store();
+        let (absent_roots, absent_report) = assemble(&system_mode(), SystemTime::now(), None);
+        if !was_in_root_store(disabled) {
+            remove("Root", disabled);
+        }
 
         let (source, part) = &with_list.parts[1];
         assert_eq!(*source, Source::AuthRoot);
         let added: Vec<&[u8]> = part.candidates.iter().map(|c| c.der.as_slice()).collect();
         assert_eq!(added, [for_servers], "exactly the root trusted for servers");
         assert!(
-            with_list.notes[1].contains("2 entries, 1 trusted for servers, 1 not for servers"),
+            with_list.notes[1]
+                .contains("3 entries, 1 trusted for servers, 1 not for servers, 1 disabled"),
             "{}",
             with_list.notes[1]
         );
+        let for_servers_from = kept(&roots, for_servers);
+        match was_in_root_store(for_servers) {
+            true => assert!(for_servers_from.is_some()),
+            false => assert_eq!(for_servers_from, Some(Source::AuthRoot)),
+        }
+        if !was_in_root_store(code_signing_only) {
+            assert_eq!(kept(&roots, code_signing_only), None);
+        }
+        assert_eq!(kept(&roots, disabled), None);
+        assert_eq!(
+            dropped_reason(&report, disabled),
+            Some(format!("distrusted: {}", authroot::DISABLED_BY_LIST))
+        );
+        assert_sources_are_the_parts(&with_list, &roots, &report);
+        // Without the list nothing disables it: the Root store's copy stays.
+        assert_eq!(kept(&absent_roots, disabled), Some(Source::System));
+        assert_sources_are_the_parts(&absent, &absent_roots, &absent_report);
         for (store, why) in [(&unreadable, "is unreadable"), (&absent, "is absent")] {
             assert_eq!(store.parts[1].0, Source::Mozilla);
             assert_eq!(store.parts[1].1.candidates.len(), set.len());
