@@ -208,6 +208,26 @@ def test_only_our_bundle_is_redirected(env: dict[str, str], tmp_path: Path, ca: 
     assert loaded(env, str(link))["up_front"] == 0
 
 
+# Whether loading a file made this process load the native module.
+NATIVE_AFTER_LOAD = """
+import ssl, sys
+ssl.create_default_context(cafile=sys.argv[1])
+print("certifi_native._native" in sys.modules)
+"""
+
+
+def test_another_file_is_told_apart_without_the_native_module(env: dict[str, str], tmp_path: Path, ca: trustme.CA) -> None:
+    """pip's vendored requests loads pip's own cacert.pem at import: telling
+    such a file from ours must not load the native module (on Windows pip's
+    process would then hold _native.pyd open, and could not upgrade us)."""
+    ours = where(env)  # and the start-up record: the next starts do not load it
+    other = tmp_path / "other.pem"
+    other.write_bytes(ca.cert_pem.bytes())
+    assert run([sys.executable, "-c", NATIVE_AFTER_LOAD, str(other)], env).stdout == "False\n"
+    # Ours is redirected: that asks where(), so the module is loaded.
+    assert run([sys.executable, "-c", NATIVE_AFTER_LOAD, ours], env).stdout == "True\n"
+
+
 def test_off_with_fast_0(env: dict[str, str]) -> None:
     off = {**env, "CERTIFI_NATIVE_FAST": "0"}
     result = loaded(off, where(off))

@@ -21,6 +21,7 @@ the redirect is three attributes set on that class.
 """
 
 import os
+import stat
 
 import certifi_native_hook as _hook
 
@@ -128,6 +129,8 @@ def _redirect(cafile: "Any", capath: "Any", cadata: "Any") -> "Optional[str]":
 def _folder_for_file(cafile: "Any") -> "Optional[str]":
     path = os.fsdecode(os.fspath(cafile))
     meta = os.stat(path)
+    if not stat.S_ISREG(meta.st_mode):  # a FIFO, a device: never a bundle of ours
+        return None
     identity = (meta.st_dev, meta.st_ino, meta.st_size, meta.st_mtime_ns, meta.st_ctime_ns)
     known = _FOLDERS.get(path)
     if known is None or known[0] != identity or (known[1] is not None and not os.path.isdir(known[1])):
@@ -138,6 +141,17 @@ def _folder_for_file(cafile: "Any") -> "Optional[str]":
 def _served_folder(path: str) -> "Optional[str]":
     """``capath()`` if ``path`` is the bundle ``where()`` serves now (the same
     real file) and its folder could be built."""
+    # Other files (pip's own cacert.pem, which pip's vendored requests loads
+    # at import; the OS's file) are told apart by their first line, without
+    # loading the native module for where(): a process that loaded it holds
+    # _native.pyd open on Windows, and pip could not upgrade us from it.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        head = os.read(descriptor, len(_BUNDLE_HEAD))
+    finally:
+        os.close(descriptor)
+    if head != _BUNDLE_HEAD.encode():
+        return None
     import certifi_native
 
     if os.path.realpath(certifi_native.where()) != os.path.realpath(path):
