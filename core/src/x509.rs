@@ -436,7 +436,19 @@ fn name_value(value: Element<'_>) -> Result<(), String> {
         return Ok(());
     }
     if tag == BIT_STRING {
-        return bit_string_contents(value.contents, "a name value").map(|_| ());
+        // OpenSSL zeroes the unused bits when it decodes, so its subject hash
+        // is of other bytes than these: a BER form, refused as such.
+        let bits = bit_string_contents(value.contents, "a name value")?;
+        let unused = value.contents[0];
+        let padding = bits
+            .last()
+            .map_or(unused, |last| last & ((1u8 << unused) - 1));
+        if padding != 0 {
+            return Err(
+                "a BIT STRING value whose unused bits are not zero (BER, not DER)".to_owned(),
+            );
+        }
+        return Ok(());
     }
     match string_text(tag, value.contents) {
         Some(Some(_)) => Ok(()),
@@ -659,6 +671,13 @@ mod tests {
             "beyond U+10FFFF"
         );
         assert!(value(b"\x03\x02\x08\x00").is_err(), "8 unused bits");
+        assert!(value(b"\x03\x02\x02\x50").is_ok(), "2 unused bits, zero");
+        // Found by fuzz/openssl_agreement: OpenSSL hashes 0x50 for this 0x53.
+        assert!(value(b"\x03\x02\x02\x53").unwrap_err().contains("not DER"));
+        assert!(
+            value(b"\x03\x01\x03").unwrap_err().contains("not DER"),
+            "no bits, 3 unused"
+        );
         assert!(
             value(b"\x2c\x04\x0c\x02ab").is_err(),
             "constructed: not DER"
