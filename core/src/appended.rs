@@ -43,7 +43,7 @@ pub fn sealed(text: &str) -> String {
         .map(str::len)
         .sum();
     let (header, body) = text.split_at(header_len);
-    let digest = hex(&Sha256::digest(body.as_bytes()));
+    let digest = pem::hex(&Sha256::digest(body.as_bytes()));
     format!(
         "{header}{SEAL}{}{SEAL_MIDDLE}{digest}{SEAL_END}\n{body}",
         body.len()
@@ -86,7 +86,7 @@ fn examine(bytes: &[u8]) -> Found<'_> {
     let Some(body) = start.checked_add(len).and_then(|end| bytes.get(start..end)) else {
         return Found::Changed("it is shorter than its seal says (cut, or changed)");
     };
-    if hex(&Sha256::digest(body)) != digest {
+    if pem::hex(&Sha256::digest(body)) != digest {
         return Found::Changed("its text was changed, not only appended to");
     }
     match &bytes[start + len..] {
@@ -312,10 +312,6 @@ fn timestamp(now: SystemTime) -> String {
         .ok()
         .and_then(|d| DateTime::from_unix_duration(d).ok())
         .map_or_else(|| "?".to_owned(), |t| t.to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -299,7 +299,7 @@ fn trust_list(list: Element<'_>) -> Result<TrustList, String> {
         return Err("not the AuthRoot list (its usage is not szOID_ROOT_LIST_SIGNER)".to_owned());
     }
     next_if(OCTET_STRING); // listIdentifier
-    let sequence_number = next_if(INTEGER).map(|n| hex(n.contents));
+    let sequence_number = next_if(INTEGER).map(|n| crate::pem::hex(n.contents));
     let is_time = |f: &Element<'_>| matches!(f.tag, UTC_TIME | GENERALIZED_TIME);
     fields
         .next_if(is_time)
@@ -376,10 +376,6 @@ fn entry(subject: Element<'_>) -> Result<Entry, String> {
 /// A FILETIME (100 ns since 1601-01-01 UTC) as Unix seconds.
 pub fn filetime_to_unix(filetime: u64) -> i64 {
     (filetime / 10_000_000) as i64 - 11_644_473_600
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -177,6 +177,12 @@ fn ascii(text: &str) -> String {
         .collect()
 }
 
+/// Lower-case hex, no separators (digests and serial numbers in our own text).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Upper-case hex with colons, as OpenSSL prints fingerprints.
 pub fn colon_hex(bytes: &[u8]) -> String {
     bytes
         .iter()
